@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The demo: installs what is missing, builds and installs the extension,
+# starts a throwaway PostgreSQL cluster, walks through examples/demo.sql and
+# removes the cluster again.  Run as root (or with sudo available).
+set -eu
+source "$(dirname "$0")/test/lib.sh"
+cd "$ES_ROOT"
+
+es_install_deps
+es_build_install
+
+dir=$(mktemp -d /tmp/es_demo.XXXXXX)
+trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
+es_cluster_start "$dir"
+echo "== a throwaway cluster is running on $PGHOST, port $PGPORT"
+echo
+es_psql -d postgres <examples/demo.sql

@@ -1,0 +1,170 @@
+/*
+ * event_sourcing: install script.
+ *
+ * Read top to bottom: storage, the types and functions that write, the
+ * functions that read, immutability, privileges.  The extension's own SQL
+ * names everything with its schema; the C functions run their statements as
+ * the owner of these tables, so callers need only EXECUTE.
+ */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION event_sourcing" to load this file. \quit
+
+------------------------------------------------------------------------
+-- Storage
+------------------------------------------------------------------------
+
+-- The global position of every event, in the order positions are handed out
+-- (not necessarily the order transactions commit in).
+CREATE SEQUENCE es.events_global_position_seq AS bigint;
+
+CREATE TABLE es.events (
+    global_position bigint      NOT NULL
+                    DEFAULT nextval('es.events_global_position_seq'),
+    stream_id       text        NOT NULL,
+    stream_version  bigint      NOT NULL CHECK (stream_version >= 1),
+    event_id        uuid        NOT NULL,
+    event_type      text        NOT NULL,
+    schema_version  integer     NOT NULL DEFAULT 1 CHECK (schema_version >= 1),
+    data            jsonb       NOT NULL,
+    metadata        jsonb,
+    occurred_at     timestamptz NOT NULL DEFAULT now(),
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    CONSTRAINT events_pkey PRIMARY KEY (stream_id, stream_version),
+    CONSTRAINT events_event_id_key UNIQUE (event_id)
+);
+ALTER SEQUENCE es.events_global_position_seq OWNED BY es.events.global_position;
+
+COMMENT ON TABLE es.events IS
+    'Every event ever appended, one row each; append-only (see es.refuse_change)';
+COMMENT ON COLUMN es.events.global_position IS
+    'Position handed out at append time; unique, increasing in allocation order';
+COMMENT ON COLUMN es.events.occurred_at IS
+    'Business time of the event; defaults to the recording time';
+COMMENT ON COLUMN es.events.recorded_at IS
+    'Start of the appending transaction';
+COMMENT ON COLUMN es.events.transaction_id IS
+    'pg_current_xact_id() of the appending transaction';
+
+CREATE TABLE es.streams (
+    stream_id   text        NOT NULL,
+    category    text        NOT NULL,
+    version     bigint      NOT NULL CHECK (version >= 1),
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    CONSTRAINT streams_pkey PRIMARY KEY (stream_id)
+);
+
+COMMENT ON TABLE es.streams IS
+    'One row per stream: its current version; the row every appender locks';
+COMMENT ON COLUMN es.streams.category IS
+    'The stream id up to its first "-" (all of it when there is none)';
+
+-- pg_dump keeps the events, the streams and the position counter.
+SELECT pg_catalog.pg_extension_config_dump('es.events', '');
+SELECT pg_catalog.pg_extension_config_dump('es.streams', '');
+SELECT pg_catalog.pg_extension_config_dump('es.events_global_position_seq', '');
+
+------------------------------------------------------------------------
+-- Writing
+------------------------------------------------------------------------
+
+-- An event to append, as built by es.event().
+CREATE TYPE es.new_event AS (
+    event_type     text,
+    data           jsonb,
+    metadata       jsonb,
+    event_id       uuid,
+    occurred_at    timestamptz,
+    schema_version integer
+);
+
+COMMENT ON TYPE es.new_event IS
+    'An event to pass to es.append; build it with es.event()';
+
+CREATE FUNCTION es.uuid_v7()
+RETURNS uuid
+AS 'MODULE_PATHNAME', 'es_uuid7'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION es.uuid_v7() IS
+    'A new time-ordered UUID (RFC 9562 version 7), increasing within a session';
+
+CREATE FUNCTION es.event(
+    event_type     text,
+    data           jsonb,
+    metadata       jsonb       DEFAULT NULL,
+    event_id       uuid        DEFAULT NULL,
+    occurred_at    timestamptz DEFAULT NULL,
+    schema_version integer     DEFAULT NULL)
+RETURNS es.new_event
+AS 'MODULE_PATHNAME', 'es_event'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION es.event(text, jsonb, jsonb, uuid, timestamptz, integer) IS
+    'Builds an event to append; a missing event_id gets a UUIDv7, a missing occurred_at the recording time';
+
+CREATE FUNCTION es.append(
+    stream_id        text,
+    expected_version bigint,
+    VARIADIC events  es.new_event[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_append'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.append(text, bigint, es.new_event[]) IS
+    'Appends events to a stream atomically and returns its new version; expected_version NULL = any, 0 = new stream, n = exactly n, else SQLSTATE 40001 (constraint es_expected_version)';
+
+------------------------------------------------------------------------
+-- Reading
+------------------------------------------------------------------------
+
+CREATE FUNCTION es.stream_version(stream_id text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_stream_version'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION es.stream_version(text) IS
+    'The current version of a stream; 0 when it has no events';
+
+CREATE FUNCTION es.read_stream(
+    stream_id    text,
+    from_version bigint  DEFAULT NULL,
+    max_count    bigint  DEFAULT NULL,
+    backwards    boolean DEFAULT false)
+RETURNS SETOF es.events
+AS 'MODULE_PATHNAME', 'es_read_stream'
+LANGUAGE C STABLE ROWS 100;
+
+COMMENT ON FUNCTION es.read_stream(text, bigint, bigint, boolean) IS
+    'A stream''s events in version order (backwards: reverse order) from an inclusive from_version, at most max_count of them';
+
+------------------------------------------------------------------------
+-- Immutability
+------------------------------------------------------------------------
+
+CREATE FUNCTION es.refuse_change()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_refuse_change'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.refuse_change() IS
+    'Trigger function: refuses UPDATE, DELETE and TRUNCATE of es.events for every role';
+
+CREATE TRIGGER events_immutable
+    BEFORE UPDATE OR DELETE ON es.events
+    FOR EACH STATEMENT EXECUTE FUNCTION es.refuse_change();
+
+CREATE TRIGGER events_no_truncate
+    BEFORE TRUNCATE ON es.events
+    FOR EACH STATEMENT EXECUTE FUNCTION es.refuse_change();
+
+------------------------------------------------------------------------
+-- Privileges: callers need EXECUTE on the functions and nothing else.
+------------------------------------------------------------------------
+
+REVOKE ALL ON ALL TABLES IN SCHEMA es FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA es FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.refuse_change() FROM PUBLIC;
+GRANT USAGE ON SCHEMA es TO PUBLIC;

@@ -1,0 +1,409 @@
+/*
+ * append.c
+ *	  es.append(stream_id, expected_version, VARIADIC events): appends a
+ *	  batch of events to one stream, atomically, with an optimistic version
+ *	  check.
+ *
+ * The version check is a single statement on the stream's row in
+ * es.streams, chosen by the kind of expectation:
+ *
+ *	 NULL (any)	  INSERT ... ON CONFLICT DO UPDATE SET version = version + n
+ *	 0 (new)	  INSERT ... ON CONFLICT DO NOTHING
+ *	 n (exact)	  UPDATE ... WHERE version = n
+ *
+ * Each takes the row lock that orders writers of one stream, and none
+ * blocks writers of other streams.  When the statement changes no row the
+ * expectation failed: either the batch was already stored right after the
+ * expected version (an idempotent retry, which returns the same version and
+ * writes nothing) or it is a conflict, reported as SQLSTATE 40001 with the
+ * constraint name es_expected_version.  The events are then inserted with
+ * one statement.  All plans are prepared once per backend.
+ *
+ * Every statement here runs as a non-read-only SPI query, so that in READ
+ * COMMITTED each one takes a fresh snapshot: after the version check has
+ * waited for a concurrent writer of the stream, the retry check and the
+ * conflict's detail see what that writer committed.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/int.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "event_sourcing.h"
+#include "append.h"
+#include "catalog.h"
+#include "event.h"
+#include "read.h"
+
+static SPIPlanPtr plan_upsert_any = NULL;
+static SPIPlanPtr plan_insert_new = NULL;
+static SPIPlanPtr plan_update_exact = NULL;
+static SPIPlanPtr plan_find_id = NULL;
+static SPIPlanPtr plan_ids_after = NULL;
+static SPIPlanPtr plan_insert_one = NULL;
+static SPIPlanPtr plan_insert_many = NULL;
+
+/* Check a stream id argument; returns it detoasted. */
+text *
+es_check_stream_id(FunctionCallInfo fcinfo, int argno)
+{
+	text	   *stream_id;
+	Size		len;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("stream_id must not be null")));
+	stream_id = PG_GETARG_TEXT_PP(argno);
+	len = VARSIZE_ANY_EXHDR(stream_id);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream_id must not be empty")));
+	if (len > ES_MAX_STREAM_ID_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("stream_id is too long"),
+				 errdetail("The stream_id has %zu bytes; at most %d are allowed.",
+						   len, ES_MAX_STREAM_ID_BYTES)));
+	return stream_id;
+}
+
+/* The category of a stream: its id up to the first '-', or all of it. */
+static Datum
+stream_category(text *stream_id)
+{
+	const char *s = VARDATA_ANY(stream_id);
+	Size		len = VARSIZE_ANY_EXHDR(stream_id);
+	const char *dash = memchr(s, '-', len);
+
+	return PointerGetDatum(cstring_to_text_with_len(s, dash ? (int) (dash - s) : (int) len));
+}
+
+/* Raise the version-conflict error. */
+static void
+raise_conflict(text *stream_id, int64 expected, int64 actual)
+{
+	char	   *name = text_to_cstring(stream_id);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("version conflict on stream \"%s\"", name),
+			 expected == 0
+			 ? errdetail("Expected the stream not to exist, but it is at version " INT64_FORMAT ".",
+						 actual)
+			 : errdetail("Expected version " INT64_FORMAT ", but the stream is at version " INT64_FORMAT ".",
+						 expected, actual),
+			 errhint("Read the stream again, decide again, and retry."),
+			 err_generic_string(PG_DIAG_SCHEMA_NAME, "es"),
+			 err_generic_string(PG_DIAG_TABLE_NAME, "streams"),
+			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, ES_EXPECTED_VERSION_CONSTRAINT)));
+}
+
+/* Text of an event id, for messages. */
+static char *
+uuid_text(pg_uuid_t *id)
+{
+	return DatumGetCString(DirectFunctionCall1(uuid_out, UUIDPGetDatum(id)));
+}
+
+/*
+ * Are the n events stored right after version `after` of the stream exactly
+ * the batch's ids, in order?
+ */
+static bool
+stored_after(Datum stream_id, int64 after, EsNewEvent *events, int n)
+{
+	static const Oid argtypes[] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+	uint64		rows;
+	uint64		i;
+
+	values[0] = stream_id;
+	values[1] = Int64GetDatum(after);
+	values[2] = Int64GetDatum(n);
+	rows = es_run_plan(es_keep_plan(&plan_ids_after,
+									"SELECT e.event_id FROM es.events e"
+									" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+									" AND e.stream_version OPERATOR(pg_catalog.>) $2"
+									" ORDER BY e.stream_version LIMIT $3",
+									3, argtypes),
+					   values, NULL, false, 0, SPI_OK_SELECT);
+	if (rows != (uint64) n)
+		return false;
+	for (i = 0; i < rows; i++)
+	{
+		bool		isnull;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+									   1, &isnull);
+
+		if (memcmp(DatumGetUUIDP(id)->data, events[i].event_id.data, UUID_LEN) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * With no expected version: is this batch a retry of the stream's last
+ * events?  Returns the stream's version if so, -1 if the first id is new;
+ * an id stored anywhere else is a unique violation.
+ */
+static int64
+retry_of_tail(text *stream_id, EsNewEvent *events, int n)
+{
+	static const Oid argtypes[] = {UUIDOID};
+	Datum		values[1];
+	bool		isnull;
+	text	   *found_stream;
+	int64		found_version;
+	int64		current;
+
+	values[0] = UUIDPGetDatum(&events[0].event_id);
+	if (es_run_plan(es_keep_plan(&plan_find_id,
+								 "SELECT e.stream_id, e.stream_version FROM es.events e"
+								 " WHERE e.event_id OPERATOR(pg_catalog.=) $1",
+								 1, argtypes),
+					values, NULL, false, 1, SPI_OK_SELECT) == 0)
+		return -1;
+
+	found_stream = DatumGetTextPP(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 1, &isnull));
+	found_version = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												SPI_tuptable->tupdesc, 2, &isnull));
+	if (VARSIZE_ANY_EXHDR(found_stream) == VARSIZE_ANY_EXHDR(stream_id) &&
+		memcmp(VARDATA_ANY(found_stream), VARDATA_ANY(stream_id),
+			   VARSIZE_ANY_EXHDR(stream_id)) == 0)
+	{
+		current = es_stream_version_spi(PointerGetDatum(stream_id), true);
+		if (current == found_version + n - 1 &&
+			stored_after(PointerGetDatum(stream_id), found_version - 1, events, n))
+			return current;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNIQUE_VIOLATION),
+			 errmsg("event id %s is already stored", uuid_text(&events[0].event_id)),
+			 errdetail("It is event " INT64_FORMAT " of stream \"%s\", and the batch is not a retry of that stream's last events.",
+					   found_version, text_to_cstring(found_stream)),
+			 err_generic_string(PG_DIAG_SCHEMA_NAME, "es"),
+			 err_generic_string(PG_DIAG_TABLE_NAME, "events"),
+			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, "events_event_id_key")));
+	return -1;					/* keep compiler quiet */
+}
+
+/*
+ * Run the version check for an expected version (any_version: none) and
+ * return the stream's new version, or -1 when the expectation failed.
+ */
+static int64
+claim_versions(text *stream_id, bool any_version, int64 expected, int n)
+{
+	static const Oid upsert_types[] = {TEXTOID, TEXTOID, INT8OID};
+	static const Oid update_types[] = {TEXTOID, INT8OID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
+	uint64		rows;
+	int64		target;
+
+	values[0] = PointerGetDatum(stream_id);
+	if (any_version)
+	{
+		values[1] = stream_category(stream_id);
+		values[2] = Int64GetDatum(n);
+		rows = es_run_plan(es_keep_plan(&plan_upsert_any,
+										"INSERT INTO es.streams AS s"
+										" (stream_id, category, version, created_at, updated_at)"
+										" VALUES ($1, $2, $3, pg_catalog.now(), pg_catalog.now())"
+										" ON CONFLICT (stream_id) DO UPDATE"
+										" SET version = s.version OPERATOR(pg_catalog.+) $3,"
+										" updated_at = pg_catalog.now()"
+										" RETURNING s.version",
+										3, upsert_types),
+						   values, NULL, false, 0, SPI_OK_INSERT_RETURNING);
+	}
+	else if (expected == 0)
+	{
+		values[1] = stream_category(stream_id);
+		values[2] = Int64GetDatum(n);
+		rows = es_run_plan(es_keep_plan(&plan_insert_new,
+										"INSERT INTO es.streams AS s"
+										" (stream_id, category, version, created_at, updated_at)"
+										" VALUES ($1, $2, $3, pg_catalog.now(), pg_catalog.now())"
+										" ON CONFLICT (stream_id) DO NOTHING"
+										" RETURNING s.version",
+										3, upsert_types),
+						   values, NULL, false, 0, SPI_OK_INSERT_RETURNING);
+	}
+	else
+	{
+		/* a version that cannot be reached cannot be the current one */
+		if (pg_add_s64_overflow(expected, n, &target))
+			return -1;
+		values[1] = Int64GetDatum(expected);
+		values[2] = Int64GetDatum(target);
+		rows = es_run_plan(es_keep_plan(&plan_update_exact,
+										"UPDATE es.streams AS s"
+										" SET version = $3, updated_at = pg_catalog.now()"
+										" WHERE s.stream_id OPERATOR(pg_catalog.=) $1"
+										" AND s.version OPERATOR(pg_catalog.=) $2"
+										" RETURNING s.version",
+										3, update_types),
+						   values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
+	}
+	if (rows == 0)
+		return -1;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+/* Insert the batch as versions first .. first + n - 1 of the stream. */
+static void
+insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
+{
+	Datum		values[8];
+	char		nulls[8];
+	uint64		rows;
+
+	memset(nulls, ' ', sizeof(nulls));
+	values[0] = PointerGetDatum(stream_id);
+	if (n == 1)
+	{
+		static const Oid argtypes[] = {TEXTOID, INT8OID, UUIDOID, TEXTOID,
+		INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
+
+		values[1] = Int64GetDatum(first);
+		values[2] = UUIDPGetDatum(&events[0].event_id);
+		values[3] = events[0].event_type;
+		values[4] = Int32GetDatum(events[0].schema_version);
+		values[5] = events[0].data;
+		values[6] = events[0].metadata;
+		nulls[6] = events[0].metadata_isnull ? 'n' : ' ';
+		values[7] = TimestampTzGetDatum(events[0].occurred_at);
+		nulls[7] = events[0].occurred_at_isnull ? 'n' : ' ';
+		rows = es_run_plan(es_keep_plan(&plan_insert_one,
+										"INSERT INTO es.events (stream_id, stream_version, event_id,"
+										" event_type, schema_version, data, metadata, occurred_at)"
+										" VALUES ($1, $2, $3, $4, $5, $6, $7,"
+										" COALESCE($8, pg_catalog.now()))",
+										8, argtypes),
+						   values, nulls, false, 0, SPI_OK_INSERT);
+	}
+	else
+	{
+		static const Oid argtypes[] = {TEXTOID, INT8OID, UUIDARRAYOID, TEXTARRAYOID,
+		INT4ARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID};
+		Datum	   *ids = palloc(sizeof(Datum) * n);
+		Datum	   *types = palloc(sizeof(Datum) * n);
+		Datum	   *versions = palloc(sizeof(Datum) * n);
+		Datum	   *data = palloc(sizeof(Datum) * n);
+		Datum	   *meta = palloc(sizeof(Datum) * n);
+		bool	   *meta_nulls = palloc(sizeof(bool) * n);
+		Datum	   *occurred = palloc(sizeof(Datum) * n);
+		bool	   *occurred_nulls = palloc(sizeof(bool) * n);
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+		int			i;
+
+		for (i = 0; i < n; i++)
+		{
+			ids[i] = UUIDPGetDatum(&events[i].event_id);
+			types[i] = events[i].event_type;
+			versions[i] = Int32GetDatum(events[i].schema_version);
+			data[i] = events[i].data;
+			meta[i] = events[i].metadata;
+			meta_nulls[i] = events[i].metadata_isnull;
+			occurred[i] = TimestampTzGetDatum(events[i].occurred_at);
+			occurred_nulls[i] = events[i].occurred_at_isnull;
+		}
+		values[1] = Int64GetDatum(first - 1);
+		values[2] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+		values[3] = PointerGetDatum(construct_array(types, n, TEXTOID, -1, false, TYPALIGN_INT));
+		values[4] = PointerGetDatum(construct_array(versions, n, INT4OID, 4, true, TYPALIGN_INT));
+		values[5] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));
+		values[6] = PointerGetDatum(construct_md_array(meta, meta_nulls, 1, dims, lbs,
+													   JSONBOID, -1, false, TYPALIGN_INT));
+		values[7] = PointerGetDatum(construct_md_array(occurred, occurred_nulls, 1, dims, lbs,
+													   TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
+													   TYPALIGN_DOUBLE));
+		rows = es_run_plan(es_keep_plan(&plan_insert_many,
+										"INSERT INTO es.events (stream_id, stream_version, event_id,"
+										" event_type, schema_version, data, metadata, occurred_at)"
+										" SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord, e.id, e.typ,"
+										" e.ver, e.dat, e.meta, COALESCE(e.occ, pg_catalog.now())"
+										" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
+										" pg_catalog.unnest($5), pg_catalog.unnest($6),"
+										" pg_catalog.unnest($7), pg_catalog.unnest($8))"
+										" WITH ORDINALITY AS e(id, typ, ver, dat, meta, occ, ord)",
+										8, argtypes),
+						   values, nulls, false, 0, SPI_OK_INSERT);
+	}
+	if (rows != (uint64) n)
+		elog(ERROR, "inserted " UINT64_FORMAT " events, expected %d", rows, n);
+}
+
+/* Append the checked batch; runs inside SPI as the extension's owner. */
+static int64
+append_batch(text *stream_id, bool any_version, int64 expected,
+			 EsNewEvent *events, int n)
+{
+	int64		new_version;
+
+	if (any_version)
+	{
+		int64		retried = retry_of_tail(stream_id, events, n);
+
+		if (retried >= 0)
+			return retried;
+	}
+	new_version = claim_versions(stream_id, any_version, expected, n);
+	if (new_version < 0)
+	{
+		if (stored_after(PointerGetDatum(stream_id), expected, events, n))
+			return expected + n;
+		raise_conflict(stream_id, expected,
+					   es_stream_version_spi(PointerGetDatum(stream_id), true));
+	}
+	insert_events(stream_id, new_version - n + 1, events, n);
+	return new_version;
+}
+
+PG_FUNCTION_INFO_V1(es_append);
+
+/* es.append(stream_id, expected_version, VARIADIC events) */
+Datum
+es_append(PG_FUNCTION_ARGS)
+{
+	text	   *stream_id = es_check_stream_id(fcinfo, 0);
+	bool		any_version = PG_ARGISNULL(1);
+	int64		expected = any_version ? 0 : PG_GETARG_INT64(1);
+	EsNewEvent *events;
+	int			n;
+	EsUserSwitch save;
+	int64		new_version;
+
+	if (expected < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected_version must not be negative"),
+				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("events must not be null")));
+	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
+
+	es_become_owner(&save);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	new_version = append_batch(stream_id, any_version, expected, events, n);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	es_restore_user(&save);
+
+	PG_RETURN_INT64(new_version);
+}

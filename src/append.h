@@ -1,0 +1,16 @@
+/*
+ * append.h
+ *	  es.append: atomic, optimistic-concurrency appends to one stream.
+ *
+ * Only the SQL-callable function lives here; the other modules do not call
+ * into the append path.
+ */
+#ifndef ES_APPEND_H
+#define ES_APPEND_H
+
+#include "fmgr.h"
+
+/* Check a stream id passed by a caller (not null, not empty, not too long). */
+extern text *es_check_stream_id(FunctionCallInfo fcinfo, int argno);
+
+#endif							/* ES_APPEND_H */

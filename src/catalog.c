@@ -1,0 +1,118 @@
+/*
+ * catalog.c
+ *	  Per-backend knowledge of the extension's own objects.
+ *
+ * Callers of the es functions need only EXECUTE: the tables are not
+ * writable (nor readable) by ordinary roles.  The C code therefore runs its
+ * own, fully qualified SQL as the owner of es.events, and switches back to
+ * the caller before any user code (reducers, upcasters, handlers) runs.
+ * The owner's OID is cached per backend and forgotten on any relcache
+ * invalidation of es.events (ALTER ... OWNER, DROP EXTENSION).
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+
+#include "catalog.h"
+
+static Oid	cached_events_relid = InvalidOid;
+static Oid	cached_owner = InvalidOid;
+
+/* Forget the cached owner when es.events (or every relation) is invalidated. */
+static void
+es_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (relid == InvalidOid || relid == cached_events_relid)
+	{
+		cached_events_relid = InvalidOid;
+		cached_owner = InvalidOid;
+	}
+}
+
+/* Register the invalidation callback once per backend. */
+void
+es_catalog_init(void)
+{
+	CacheRegisterRelcacheCallback(es_relcache_callback, (Datum) 0);
+}
+
+/* Look up (once) the owner of es.events. */
+Oid
+es_owner(void)
+{
+	if (!OidIsValid(cached_owner))
+	{
+		Oid			nsp = get_namespace_oid("es", false);
+		Oid			relid = get_relname_relid("events", nsp);
+		HeapTuple	tup;
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"es.events\" does not exist"),
+					 errhint("Run CREATE EXTENSION event_sourcing.")));
+		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for relation %u", relid);
+		cached_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		cached_events_relid = relid;
+		ReleaseSysCache(tup);
+	}
+	return cached_owner;
+}
+
+/* Act as the extension's owner until es_restore_user. */
+void
+es_become_owner(EsUserSwitch *save)
+{
+	Oid			owner = es_owner();
+
+	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
+	SetUserIdAndSecContext(owner,
+						   save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+}
+
+/* Switch back to the identity saved by es_become_owner. */
+void
+es_restore_user(const EsUserSwitch *save)
+{
+	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
+}
+
+/* Prepare once per backend, keep the plan. */
+SPIPlanPtr
+es_keep_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, (Oid *) argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
+}
+
+/* Execute a kept plan; any code but the expected one is a can't-happen. */
+uint64
+es_run_plan(SPIPlanPtr plan, const Datum *values, const char *nulls,
+			bool read_only, long count, int expected_code)
+{
+	int			rc = SPI_execute_plan(plan, (Datum *) values, nulls,
+									  read_only, count);
+
+	if (rc != expected_code)
+		elog(ERROR, "SPI_execute_plan returned %s, expected %s",
+			 SPI_result_code_string(rc),
+			 SPI_result_code_string(expected_code));
+	return SPI_processed;
+}

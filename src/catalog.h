@@ -1,0 +1,43 @@
+/*
+ * catalog.h
+ *	  Per-backend knowledge of the extension's own objects: who owns them,
+ *	  how to act as that owner around the extension's SQL, and SPI plans that
+ *	  are prepared once and kept.
+ */
+#ifndef ES_CATALOG_H
+#define ES_CATALOG_H
+
+#include "executor/spi.h"
+
+/* The caller's identity, saved while the extension acts as its owner. */
+typedef struct EsUserSwitch
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+} EsUserSwitch;
+
+/* Register the invalidation callback; called from _PG_init. */
+extern void es_catalog_init(void);
+
+/* Owner of es.events: the role the extension's SQL runs as. */
+extern Oid	es_owner(void);
+
+/* Act as the extension's owner; es_restore_user switches back. */
+extern void es_become_owner(EsUserSwitch *save);
+extern void es_restore_user(const EsUserSwitch *save);
+
+/*
+ * Prepare sql once per backend and keep it in *slot.  Must be called inside
+ * an SPI connection.  The plan revalidates itself when the tables it reads
+ * change, so it survives even DROP EXTENSION / CREATE EXTENSION; argument
+ * types must therefore be built-in types, whose OIDs never change.
+ */
+extern SPIPlanPtr es_keep_plan(SPIPlanPtr *slot, const char *sql,
+							   int nargs, const Oid *argtypes);
+
+/* Run a kept plan and check that it returned the expected SPI code. */
+extern uint64 es_run_plan(SPIPlanPtr plan, const Datum *values,
+						  const char *nulls, bool read_only, long count,
+						  int expected_code);
+
+#endif							/* ES_CATALOG_H */

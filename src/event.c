@@ -1,0 +1,263 @@
+/*
+ * event.c
+ *	  New events: es.event() builds an es.new_event value, and
+ *	  es_unpack_events() checks a batch of them for es.append.
+ *
+ * Every rule about what a valid event is lives here, so that a value built
+ * by hand (ROW(...)::es.new_event) is held to the same rules as one built
+ * by es.event().
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "event_sourcing.h"
+#include "event.h"
+#include "uuid7.h"
+
+/* Attribute numbers of es.new_event, in the order the SQL script declares. */
+enum
+{
+	NE_EVENT_TYPE = 0,
+	NE_DATA,
+	NE_METADATA,
+	NE_EVENT_ID,
+	NE_OCCURRED_AT,
+	NE_SCHEMA_VERSION,
+	NE_NATTS
+};
+
+/* Text for "event 3 of the batch" (batch_pos > 0) or "the event" (0). */
+static char *
+event_label(int batch_pos)
+{
+	return batch_pos > 0 ? psprintf("event %d of the batch", batch_pos)
+		: pstrdup("the event");
+}
+
+/* Check an event type; returns it detoasted. */
+static Datum
+check_event_type(Datum value, bool isnull, int batch_pos)
+{
+	text	   *t;
+	Size		len;
+
+	if (isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event_type must not be null"),
+				 errdetail("The event_type of %s is null.", event_label(batch_pos))));
+	t = DatumGetTextPP(value);
+	len = VARSIZE_ANY_EXHDR(t);
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_type must not be empty"),
+				 errdetail("The event_type of %s is an empty string.", event_label(batch_pos))));
+	if (len > ES_MAX_EVENT_TYPE_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_type is too long"),
+				 errdetail("The event_type of %s has %zu bytes; at most %d are allowed.",
+						   event_label(batch_pos), len, ES_MAX_EVENT_TYPE_BYTES)));
+	return PointerGetDatum(t);
+}
+
+/* Check a data or metadata document; it must be a JSON object. */
+static Datum
+check_document(Datum value, const char *field, int batch_pos)
+{
+	Jsonb	   *jb = DatumGetJsonbP(value);
+
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be a JSON object", field),
+				 errdetail("The %s of %s is a JSON %s.", field, event_label(batch_pos),
+						   JB_ROOT_IS_SCALAR(jb) ? "scalar" : "array")));
+	return PointerGetDatum(jb);
+}
+
+/* Check the optional fields: occurred_at finite, schema_version >= 1. */
+static void
+check_optional(bool has_occurred_at, TimestampTz occurred_at,
+			   bool has_schema_version, int32 schema_version, int batch_pos)
+{
+	if (has_occurred_at && TIMESTAMP_NOT_FINITE(occurred_at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("occurred_at must be a finite timestamp"),
+				 errdetail("The occurred_at of %s is infinite.", event_label(batch_pos))));
+	if (has_schema_version && schema_version < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("schema_version must be at least 1"),
+				 errdetail("The schema_version of %s is %d.", event_label(batch_pos),
+						   schema_version)));
+}
+
+PG_FUNCTION_INFO_V1(es_event);
+
+/*
+ * es.event(event_type, data, metadata, event_id, occurred_at, schema_version)
+ * builds an es.new_event, giving it a UUIDv7 id when none is passed.
+ */
+Datum
+es_event(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[NE_NATTS];
+	bool		nulls[NE_NATTS];
+	pg_uuid_t  *id;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "es.event must return a composite type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	values[NE_EVENT_TYPE] = check_event_type(PG_GETARG_DATUM(0), PG_ARGISNULL(0), 0);
+	nulls[NE_EVENT_TYPE] = false;
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("data must not be null"),
+				 errhint("Pass an empty object ('{}') for an event without data.")));
+	values[NE_DATA] = check_document(PG_GETARG_DATUM(1), "data", 0);
+	nulls[NE_DATA] = false;
+	nulls[NE_METADATA] = PG_ARGISNULL(2);
+	values[NE_METADATA] = nulls[NE_METADATA] ? (Datum) 0
+		: check_document(PG_GETARG_DATUM(2), "metadata", 0);
+	if (PG_ARGISNULL(3))
+	{
+		id = palloc(sizeof(pg_uuid_t));
+		es_uuid7_generate(id);
+		values[NE_EVENT_ID] = UUIDPGetDatum(id);
+	}
+	else
+		values[NE_EVENT_ID] = PG_GETARG_DATUM(3);
+	nulls[NE_EVENT_ID] = false;
+	check_optional(!PG_ARGISNULL(4), PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
+				   !PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5), 0);
+	values[NE_OCCURRED_AT] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
+	nulls[NE_OCCURRED_AT] = PG_ARGISNULL(4);
+	values[NE_SCHEMA_VERSION] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
+	nulls[NE_SCHEMA_VERSION] = PG_ARGISNULL(5);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* qsort comparator for EsNewEvent pointers, by event id. */
+static int
+cmp_event_id(const void *a, const void *b)
+{
+	const EsNewEvent *ea = *(EsNewEvent *const *) a;
+	const EsNewEvent *eb = *(EsNewEvent *const *) b;
+
+	return memcmp(ea->event_id.data, eb->event_id.data, UUID_LEN);
+}
+
+/* Refuse a batch that names the same event id twice. */
+static void
+check_unique_ids(EsNewEvent *events, int n)
+{
+	EsNewEvent **sorted;
+	int			i;
+
+	if (n < 2)
+		return;
+	sorted = palloc(sizeof(EsNewEvent *) * n);
+	for (i = 0; i < n; i++)
+		sorted[i] = &events[i];
+	qsort(sorted, n, sizeof(EsNewEvent *), cmp_event_id);
+	for (i = 1; i < n; i++)
+		if (memcmp(sorted[i - 1]->event_id.data, sorted[i]->event_id.data, UUID_LEN) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("event id %s appears more than once in the batch",
+							DatumGetCString(DirectFunctionCall1(uuid_out,
+																UUIDPGetDatum(&sorted[i]->event_id)))),
+					 errdetail("Events %d and %d of the batch have the same id.",
+							   (int) Min(sorted[i - 1] - events, sorted[i] - events) + 1,
+							   (int) Max(sorted[i - 1] - events, sorted[i] - events) + 1)));
+	pfree(sorted);
+}
+
+/* Check and unpack an es.new_event[] batch. */
+int
+es_unpack_events(ArrayType *events, EsNewEvent **out)
+{
+	Oid			elemtype = ARR_ELEMTYPE(events);
+	TupleDesc	tupdesc;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int			n;
+	int			i;
+	EsNewEvent *result;
+
+	if (ARR_NDIM(events) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("events must be a one-dimensional array")));
+	deconstruct_array(events, elemtype, -1, false, TYPALIGN_DOUBLE,
+					  &elems, &elemnulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("at least one event is required")));
+
+	tupdesc = lookup_rowtype_tupdesc(elemtype, -1);
+	if (tupdesc->natts != NE_NATTS)
+		elog(ERROR, "type es.new_event has %d attributes, expected %d",
+			 tupdesc->natts, NE_NATTS);
+
+	result = palloc(sizeof(EsNewEvent) * n);
+	for (i = 0; i < n; i++)
+	{
+		EsNewEvent *ev = &result[i];
+		HeapTupleHeader th;
+		HeapTupleData tuple;
+		Datum		values[NE_NATTS];
+		bool		nulls[NE_NATTS];
+		int			pos = i + 1;
+
+		if (elemnulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event %d of the batch is null", pos)));
+		th = DatumGetHeapTupleHeader(elems[i]);
+		tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+		ItemPointerSetInvalid(&tuple.t_self);
+		tuple.t_tableOid = InvalidOid;
+		tuple.t_data = th;
+		heap_deform_tuple(&tuple, tupdesc, values, nulls);
+
+		ev->event_type = check_event_type(values[NE_EVENT_TYPE], nulls[NE_EVENT_TYPE], pos);
+		if (nulls[NE_DATA])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("data must not be null"),
+					 errdetail("The data of event %d of the batch is null.", pos)));
+		ev->data = check_document(values[NE_DATA], "data", pos);
+		ev->metadata_isnull = nulls[NE_METADATA];
+		ev->metadata = nulls[NE_METADATA] ? (Datum) 0
+			: check_document(values[NE_METADATA], "metadata", pos);
+		if (nulls[NE_EVENT_ID])
+			es_uuid7_generate(&ev->event_id);
+		else
+			memcpy(&ev->event_id, DatumGetUUIDP(values[NE_EVENT_ID]), sizeof(pg_uuid_t));
+		ev->occurred_at_isnull = nulls[NE_OCCURRED_AT];
+		ev->occurred_at = nulls[NE_OCCURRED_AT] ? 0 : DatumGetTimestampTz(values[NE_OCCURRED_AT]);
+		ev->schema_version = nulls[NE_SCHEMA_VERSION] ? 1 : DatumGetInt32(values[NE_SCHEMA_VERSION]);
+		check_optional(!nulls[NE_OCCURRED_AT], ev->occurred_at,
+					   !nulls[NE_SCHEMA_VERSION], ev->schema_version, pos);
+	}
+	ReleaseTupleDesc(tupdesc);
+	check_unique_ids(result, n);
+	*out = result;
+	return n;
+}

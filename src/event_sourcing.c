@@ -1,0 +1,29 @@
+/*
+ * event_sourcing.c
+ *	  Module entry point of the event_sourcing extension.
+ *
+ * The SQL-callable functions live in one module per concern:
+ *	 event.c		es.event, checking of new events
+ *	 uuid7.c		time-ordered event ids
+ *	 append.c		es.append
+ *	 read.c			es.stream_version, es.read_stream
+ *	 immutable.c	the trigger that keeps es.events append-only
+ *	 catalog.c		owner identity, kept SPI plans, cache invalidation
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+#include "event_sourcing.h"
+#include "catalog.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* Set up the per-backend caches' invalidation. */
+void
+_PG_init(void)
+{
+	es_catalog_init();
+}

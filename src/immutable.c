@@ -1,0 +1,52 @@
+/*
+ * immutable.c
+ *	  The trigger that keeps es.events append-only.
+ *
+ * A BEFORE ... FOR EACH STATEMENT trigger for UPDATE, DELETE and TRUNCATE
+ * refuses the statement for every role, the table's owner and superusers
+ * included.  Only superuser switches that skip triggers altogether
+ * (session_replication_role = replica, ALTER TABLE ... DISABLE TRIGGER)
+ * get past it; the README says so.
+ */
+#include "postgres.h"
+
+#include "commands/trigger.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(es_refuse_change);
+
+/* Trigger function: refuse any UPDATE, DELETE or TRUNCATE of the table. */
+Datum
+es_refuse_change(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	const char *what;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.refuse_change() was not called by trigger manager")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.refuse_change() must be fired BEFORE, FOR EACH STATEMENT")));
+
+	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
+		what = "UPDATE";
+	else if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		what = "DELETE";
+	else if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		what = "TRUNCATE";
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.refuse_change() must be fired for UPDATE, DELETE or TRUNCATE")));
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s of \"%s\" is not allowed: events are immutable",
+					what, RelationGetRelationName(trigdata->tg_relation)),
+			 errhint("Append a compensating event instead.")));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}

@@ -1,0 +1,80 @@
+# Shared by demo.sh, test/run.sh and bench/run.sh: install what is missing,
+# build and install the extension, and run a throwaway PostgreSQL cluster.
+# Source it; it defines functions and changes nothing by itself.
+
+ES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PG_MAJOR=${PG_MAJOR:-15}
+PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+
+# Run a command as root (directly, or through sudo).
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Run a command as the cluster's owner: postgres when we are root
+# (initdb refuses root), ourselves otherwise.
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Install the server headers (and what they pull in) if they are missing.
+es_install_deps() {
+    if [ ! -f "/usr/include/postgresql/$PG_MAJOR/server/postgres.h" ]; then
+        echo "== installing postgresql-server-dev-$PG_MAJOR"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -qq "postgresql-server-dev-$PG_MAJOR" make gcc >/dev/null
+    fi
+}
+
+# Build and install the extension (extra make arguments are passed on).
+es_build_install() {
+    echo "== building and installing event_sourcing"
+    make -C "$ES_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" "$@" >/dev/null
+    as_root make -C "$ES_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" install >/dev/null
+}
+
+# A free TCP port on this machine.
+es_free_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 20000))
+        if ! (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"; return 0
+        fi
+    done
+    return 1
+}
+
+# es_cluster_start DIR [setting=value ...]: initdb into DIR/data and start
+# a server listening on a Unix socket in DIR only.  Sets PGHOST and PGPORT.
+es_cluster_start() {
+    local dir=$1; shift
+    mkdir -p "$dir"
+    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    export PGPORT
+    PGPORT=$(es_free_port)
+    export PGHOST=$dir
+    as_pg "$PG_BINDIR/initdb" -D "$dir/data" -U postgres -A trust --no-sync \
+        -E UTF8 --locale=C.UTF-8 >/dev/null
+    {
+        echo "listen_addresses = ''"
+        echo "unix_socket_directories = '$dir'"
+        echo "port = $PGPORT"
+        echo "fsync = on"
+        echo "max_prepared_transactions = 10"
+        for s in "$@"; do echo "$s"; done
+    } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+}
+
+# es_cluster_stop DIR [mode]: stop the server started by es_cluster_start.
+es_cluster_stop() {
+    as_pg "$PG_BINDIR/pg_ctl" -D "$1/data" -m "${2:-fast}" -w stop >/dev/null 2>&1 || true
+}
+
+# psql as the cluster's superuser, quiet, stopping at the first error.
+es_psql() {
+    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" \
+        "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -U postgres "$@"
+}
