@@ -10,6 +10,7 @@ OBJS = \
 	src/event.o \
 	src/append.o \
 	src/read.o \
+	src/upcast.o \
 	src/immutable.o
 
 # The install script of this version is generated from one hand-edited file;

@@ -7,6 +7,7 @@ source "$(dirname "$0")/test/lib.sh"
 cd "$ES_ROOT"
 
 es_install_deps
+es_lock
 es_build_install
 
 dir=$(mktemp -d /tmp/es_demo.XXXXXX)

@@ -384,7 +384,7 @@ es_append(PG_FUNCTION_ARGS)
 	EsNewEvent *events;
 	int			n;
 	EsUserSwitch save;
-	int64		new_version;
+	volatile int64 new_version = 0;
 
 	if (expected < 0)
 		ereport(ERROR,
@@ -398,12 +398,20 @@ es_append(PG_FUNCTION_ARGS)
 	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
 
 	es_become_owner(&save);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	new_version = append_batch(stream_id, any_version, expected, events, n);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-	es_restore_user(&save);
+	save.appending = true;
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		new_version = append_batch(stream_id, any_version, expected, events, n);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
 
 	PG_RETURN_INT64(new_version);
 }

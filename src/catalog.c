@@ -23,6 +23,9 @@
 static Oid	cached_events_relid = InvalidOid;
 static Oid	cached_owner = InvalidOid;
 
+/* Innermost active owner switch (on the C stack of its entry point). */
+static EsUserSwitch *current_switch = NULL;
+
 /* Forget the cached owner when es.events (or every relation) is invalidated. */
 static void
 es_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
@@ -73,6 +76,9 @@ es_become_owner(EsUserSwitch *save)
 	Oid			owner = es_owner();
 
 	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
+	save->appending = false;
+	save->outer = current_switch;
+	current_switch = save;
 	SetUserIdAndSecContext(owner,
 						   save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 }
@@ -81,7 +87,32 @@ es_become_owner(EsUserSwitch *save)
 void
 es_restore_user(const EsUserSwitch *save)
 {
+	current_switch = save->outer;
 	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
+}
+
+/* Become the caller saved by the current switch, around user code. */
+void
+es_become_caller(Oid *saved_userid, int *saved_sec_context)
+{
+	GetUserIdAndSecContext(saved_userid, saved_sec_context);
+	if (current_switch != NULL)
+		SetUserIdAndSecContext(current_switch->saved_userid,
+							   current_switch->saved_sec_context);
+}
+
+/* Undo es_become_caller. */
+void
+es_restore_caller(Oid saved_userid, int saved_sec_context)
+{
+	SetUserIdAndSecContext(saved_userid, saved_sec_context);
+}
+
+/* The innermost active switch. */
+EsUserSwitch *
+es_current_switch(void)
+{
+	return current_switch;
 }
 
 /* Prepare once per backend, keep the plan. */

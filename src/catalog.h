@@ -9,11 +9,17 @@
 
 #include "executor/spi.h"
 
-/* The caller's identity, saved while the extension acts as its owner. */
+/*
+ * The caller's identity, saved while the extension acts as its owner.
+ * Switches nest (es.append inside a projection handler inside es.append);
+ * the innermost one is the "current" switch.
+ */
 typedef struct EsUserSwitch
 {
 	Oid			saved_userid;
 	int			saved_sec_context;
+	bool		appending;		/* set by es.append: its rows fire handlers */
+	struct EsUserSwitch *outer; /* the switch that was current before */
 } EsUserSwitch;
 
 /* Register the invalidation callback; called from _PG_init. */
@@ -22,9 +28,25 @@ extern void es_catalog_init(void);
 /* Owner of es.events: the role the extension's SQL runs as. */
 extern Oid	es_owner(void);
 
-/* Act as the extension's owner; es_restore_user switches back. */
+/*
+ * Act as the extension's owner; es_restore_user switches back and must run
+ * on every exit, errors included (PG_TRY / PG_FINALLY), so that the current
+ * switch is never stale.
+ */
 extern void es_become_owner(EsUserSwitch *save);
 extern void es_restore_user(const EsUserSwitch *save);
+
+/*
+ * Around user code (reducers, upcasters, handlers) called while acting as
+ * the owner: become the caller saved by the current switch (a no-op when
+ * no switch is current), then es_restore_caller.  User errors need no
+ * cleanup here: the enclosing es_restore_user resets the identity.
+ */
+extern void es_become_caller(Oid *saved_userid, int *saved_sec_context);
+extern void es_restore_caller(Oid saved_userid, int saved_sec_context);
+
+/* The innermost active switch, or NULL outside the extension's functions. */
+extern EsUserSwitch *es_current_switch(void);
 
 /*
  * Prepare sql once per backend and keep it in *slot.  Must be called inside

@@ -19,6 +19,7 @@
 
 #include "event_sourcing.h"
 #include "event.h"
+#include "upcast.h"
 #include "uuid7.h"
 
 /* Attribute numbers of es.new_event, in the order the SQL script declares. */
@@ -252,7 +253,9 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 			memcpy(&ev->event_id, DatumGetUUIDP(values[NE_EVENT_ID]), sizeof(pg_uuid_t));
 		ev->occurred_at_isnull = nulls[NE_OCCURRED_AT];
 		ev->occurred_at = nulls[NE_OCCURRED_AT] ? 0 : DatumGetTimestampTz(values[NE_OCCURRED_AT]);
-		ev->schema_version = nulls[NE_SCHEMA_VERSION] ? 1 : DatumGetInt32(values[NE_SCHEMA_VERSION]);
+		ev->schema_version = nulls[NE_SCHEMA_VERSION]
+			? es_latest_schema_version(DatumGetTextPP(ev->event_type))
+			: DatumGetInt32(values[NE_SCHEMA_VERSION]);
 		check_optional(!nulls[NE_OCCURRED_AT], ev->occurred_at,
 					   !nulls[NE_SCHEMA_VERSION], ev->schema_version, pos);
 	}

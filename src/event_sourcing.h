@@ -23,4 +23,27 @@
 /* Longest event type accepted, in bytes (event types are matched often). */
 #define ES_MAX_EVENT_TYPE_BYTES 1024
 
+/* Columns of es.events, in table order (0-based), and their number. */
+typedef enum EsEventColumn
+{
+	ES_COL_GLOBAL_POSITION = 0,
+	ES_COL_STREAM_ID,
+	ES_COL_STREAM_VERSION,
+	ES_COL_EVENT_ID,
+	ES_COL_EVENT_TYPE,
+	ES_COL_SCHEMA_VERSION,
+	ES_COL_DATA,
+	ES_COL_METADATA,
+	ES_COL_OCCURRED_AT,
+	ES_COL_RECORDED_AT,
+	ES_COL_TRANSACTION_ID,
+	ES_EVENT_NATTS
+} EsEventColumn;
+
+/* The same columns as a select list over es.events aliased "e". */
+#define ES_EVENT_COLUMNS \
+	"e.global_position, e.stream_id, e.stream_version, e.event_id," \
+	" e.event_type, e.schema_version, e.data, e.metadata, e.occurred_at," \
+	" e.recorded_at, e.transaction_id"
+
 #endif							/* EVENT_SOURCING_H */

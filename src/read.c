@@ -12,22 +12,17 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "funcapi.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "event_sourcing.h"
 #include "append.h"
 #include "catalog.h"
 #include "read.h"
+#include "upcast.h"
 
 /* Rows fetched from the cursor at a time. */
 #define READ_BATCH 1000
-
-/* Columns of es.events, in table order, and their number. */
-#define EVENT_NATTS 11
-#define EVENT_COLUMNS \
-	"e.global_position, e.stream_id, e.stream_version, e.event_id," \
-	" e.event_type, e.schema_version, e.data, e.metadata, e.occurred_at," \
-	" e.recorded_at, e.transaction_id"
 
 static SPIPlanPtr plan_version = NULL;
 static SPIPlanPtr plan_forward = NULL;
@@ -50,6 +45,51 @@ es_stream_version_spi(Datum stream_id, bool fresh_snapshot)
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/*
+ * Fetch every row of an open cursor over ES_EVENT_COLUMNS in batches,
+ * upcast each, and put it into the tuplestore; closes the cursor.  Scratch
+ * memory is reset per batch, so memory does not grow with the stream.
+ */
+void
+es_read_into(Portal portal, Tuplestorestate *store, TupleDesc desc)
+{
+	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
+													"es_read_into batch",
+													ALLOCSET_DEFAULT_SIZES);
+
+	if (desc->natts != ES_EVENT_NATTS)
+		elog(ERROR, "es.events has %d columns, expected %d",
+			 desc->natts, ES_EVENT_NATTS);
+	for (;;)
+	{
+		uint64		i;
+		MemoryContext old;
+
+		SPI_cursor_fetch(portal, true, READ_BATCH);
+		if (SPI_processed == 0)
+			break;
+		if (SPI_tuptable->tupdesc->natts != ES_EVENT_NATTS)
+			elog(ERROR, "cursor returned %d columns, expected %d",
+				 SPI_tuptable->tupdesc->natts, ES_EVENT_NATTS);
+		old = MemoryContextSwitchTo(batch_cxt);
+		for (i = 0; i < SPI_processed; i++)
+		{
+			Datum		row[ES_EVENT_NATTS];
+			bool		rownulls[ES_EVENT_NATTS];
+
+			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
+							  row, rownulls);
+			es_upcast_row(row, rownulls);
+			tuplestore_putvalues(store, desc, row, rownulls);
+		}
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(batch_cxt);
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(batch_cxt);
+}
+
 PG_FUNCTION_INFO_V1(es_stream_version);
 
 /* es.stream_version(stream_id): the stream's version, 0 when it is empty. */
@@ -58,14 +98,21 @@ es_stream_version(PG_FUNCTION_ARGS)
 {
 	text	   *stream_id = es_check_stream_id(fcinfo, 0);
 	EsUserSwitch save;
-	int64		version;
+	volatile int64 version = 0;
 
 	es_become_owner(&save);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	version = es_stream_version_spi(PointerGetDatum(stream_id), false);
-	SPI_finish();
-	es_restore_user(&save);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		version = es_stream_version_spi(PointerGetDatum(stream_id), false);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
 	PG_RETURN_INT64(version);
 }
 
@@ -95,7 +142,6 @@ es_read_stream(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	SPIPlanPtr	plan;
-	Portal		portal;
 	EsUserSwitch save;
 
 	check_not_negative(fcinfo, 1, "from_version");
@@ -117,47 +163,32 @@ es_read_stream(PG_FUNCTION_ARGS)
 	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
 
 	es_become_owner(&save);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (backwards)
-		plan = es_keep_plan(&plan_backward,
-							"SELECT " EVENT_COLUMNS " FROM es.events e"
-							" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
-							" AND e.stream_version OPERATOR(pg_catalog.<=) $2"
-							" ORDER BY e.stream_version DESC LIMIT $3",
-							3, argtypes);
-	else
-		plan = es_keep_plan(&plan_forward,
-							"SELECT " EVENT_COLUMNS " FROM es.events e"
-							" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
-							" AND e.stream_version OPERATOR(pg_catalog.>=) $2"
-							" ORDER BY e.stream_version LIMIT $3",
-							3, argtypes);
-	portal = SPI_cursor_open(NULL, plan, values, nulls, true);
-	for (;;)
+	PG_TRY();
 	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, READ_BATCH);
-		if (SPI_processed == 0)
-			break;
-		if (SPI_tuptable->tupdesc->natts != EVENT_NATTS ||
-			rsinfo->setDesc->natts != EVENT_NATTS)
-			elog(ERROR, "es.events has %d columns, expected %d",
-				 rsinfo->setDesc->natts, EVENT_NATTS);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			Datum		row[EVENT_NATTS];
-			bool		rownulls[EVENT_NATTS];
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-							  row, rownulls);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, row, rownulls);
-		}
-		SPI_freetuptable(SPI_tuptable);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (backwards)
+			plan = es_keep_plan(&plan_backward,
+								"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+								" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+								" AND e.stream_version OPERATOR(pg_catalog.<=) $2"
+								" ORDER BY e.stream_version DESC LIMIT $3",
+								3, argtypes);
+		else
+			plan = es_keep_plan(&plan_forward,
+								"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+								" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+								" AND e.stream_version OPERATOR(pg_catalog.>=) $2"
+								" ORDER BY e.stream_version LIMIT $3",
+								3, argtypes);
+		es_read_into(SPI_cursor_open(NULL, plan, values, nulls, true),
+					 rsinfo->setResult, rsinfo->setDesc);
+		SPI_finish();
 	}
-	SPI_cursor_close(portal);
-	SPI_finish();
-	es_restore_user(&save);
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
 	return (Datum) 0;
 }

@@ -27,6 +27,14 @@ es_install_deps() {
     fi
 }
 
+# Hold a machine-wide lock from here until the calling script exits: the
+# extension installs into one place, so two checkouts of it (or a benchmark
+# and a test run) must not install and test at the same time.
+es_lock() {
+    exec 9>"${TMPDIR:-/tmp}/event_sourcing.lock"
+    flock 9
+}
+
 # Build and install the extension (extra make arguments are passed on).
 es_build_install() {
     echo "== building and installing event_sourcing"

@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ES_ROOT"
 
 es_install_deps
+es_lock
 make -s clean >/dev/null
 es_build_install PG_CFLAGS="${ES_TEST_CFLAGS:--Wall -Wextra -Werror}"
 
