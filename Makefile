@@ -11,6 +11,9 @@ OBJS = \
 	src/append.o \
 	src/read.o \
 	src/upcast.o \
+	src/reducer.o \
+	src/rules.o \
+	src/fold.o \
 	src/immutable.o
 
 # The install script of this version is generated from one hand-edited file;

@@ -141,6 +141,136 @@ COMMENT ON FUNCTION es.read_stream(text, bigint, bigint, boolean) IS
     'A stream''s events in version order (backwards: reverse order) from an inclusive from_version, at most max_count of them';
 
 ------------------------------------------------------------------------
+-- Folding: reducers, snapshots, es.fold
+------------------------------------------------------------------------
+
+CREATE TABLE es.reducers (
+    name           text        NOT NULL,
+    initial_state  jsonb       NOT NULL,
+    apply          regprocedure,
+    rules          jsonb,
+    snapshot_every integer     CHECK (snapshot_every >= 1),
+    owner          regrole     NOT NULL,
+    revision       bigint      NOT NULL,
+    created_at     timestamptz NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    CONSTRAINT reducers_pkey PRIMARY KEY (name),
+    CONSTRAINT reducers_one_kind CHECK ((apply IS NULL) <> (rules IS NULL))
+);
+
+COMMENT ON TABLE es.reducers IS
+    'Registered reducers; write them with es.create_reducer / es.drop_reducer';
+
+SELECT pg_catalog.pg_extension_config_dump('es.reducers', '');
+
+-- Snapshots are a cache: they are not dumped (a restored function is a new
+-- row version, so its old snapshots would be retired anyway).
+CREATE TABLE es.snapshots (
+    reducer          text        NOT NULL
+                     REFERENCES es.reducers (name) ON DELETE CASCADE,
+    stream_id        text        NOT NULL,
+    stream_version   bigint      NOT NULL,
+    state            jsonb       NOT NULL,
+    last_occurred_at timestamptz NOT NULL,
+    fingerprint      bigint      NOT NULL,
+    taken_at         timestamptz NOT NULL,
+    CONSTRAINT snapshots_pkey PRIMARY KEY (reducer, stream_id, stream_version)
+);
+
+COMMENT ON TABLE es.snapshots IS
+    'State of a stream after versions 1..stream_version under a reducer; last_occurred_at is the latest occurred_at among those events';
+
+CREATE FUNCTION es.create_reducer(
+    name           text,
+    initial_state  jsonb        DEFAULT '{}',
+    apply          regprocedure DEFAULT NULL,
+    rules          jsonb        DEFAULT NULL,
+    snapshot_every integer      DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_create_reducer'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.create_reducer(text, jsonb, regprocedure, jsonb, integer) IS
+    'Creates or replaces a reducer: a function (state jsonb, event es.events) RETURNS jsonb, or rules; replacing retires its snapshots';
+
+CREATE FUNCTION es.drop_reducer(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_drop_reducer'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.drop_reducer(text) IS
+    'Removes a reducer and its snapshots';
+
+CREATE FUNCTION es.fold(
+    stream_id  text,
+    reducer    text,
+    as_of      timestamptz DEFAULT NULL,
+    to_version bigint      DEFAULT NULL)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'es_fold'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.fold(text, text, timestamptz, bigint) IS
+    'The state of a stream: its upcast events, in version order, up to to_version and occurred at or before as_of, reduced from the initial state';
+
+CREATE FUNCTION es.snapshot(stream_id text, reducer text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_snapshot'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.snapshot(text, text) IS
+    'Stores the stream''s current state under the reducer as a snapshot; returns the version it covers';
+
+CREATE FUNCTION es.reducer_fingerprint(reducer text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_reducer_fingerprint_sql'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION es.reducer_fingerprint(text) IS
+    'What a snapshot of the reducer must carry to be used: changes with the reducer, its function and the upcasters';
+
+CREATE FUNCTION es.fold_agg_step(internal, es.events, text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'es_fold_agg_step'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.fold_agg_step(internal, es.events, text) IS
+    'Transition function of es.fold_agg';
+
+CREATE FUNCTION es.fold_agg_final(internal)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'es_fold_agg_final'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.fold_agg_final(internal) IS
+    'Final function of es.fold_agg';
+
+CREATE AGGREGATE es.fold_agg(event es.events, reducer text) (
+    SFUNC = es.fold_agg_step,
+    STYPE = internal,
+    FINALFUNC = es.fold_agg_final
+);
+
+COMMENT ON AGGREGATE es.fold_agg(es.events, text) IS
+    'Folds upcast events with a reducer; use ORDER BY stream_version, e.g. GROUP BY stream_id';
+
+CREATE VIEW es.snapshot_coverage AS
+SELECT s.reducer,
+       s.stream_id,
+       count(*)               AS snapshots,
+       max(s.stream_version)  AS latest_version,
+       st.version             AS stream_version,
+       st.version - max(s.stream_version) AS events_since,
+       max(s.taken_at)        AS latest_taken_at,
+       bool_or(s.fingerprint = es.reducer_fingerprint(s.reducer)) AS current
+FROM es.snapshots s
+LEFT JOIN es.streams st USING (stream_id)
+GROUP BY s.reducer, s.stream_id, st.version;
+
+COMMENT ON VIEW es.snapshot_coverage IS
+    'Per reducer and stream: how many snapshots, the latest version covered, how far the stream has moved since, and whether they are current';
+
+------------------------------------------------------------------------
 -- Immutability
 ------------------------------------------------------------------------
 
@@ -167,4 +297,6 @@ CREATE TRIGGER events_no_truncate
 REVOKE ALL ON ALL TABLES IN SCHEMA es FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA es FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.refuse_change() FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.fold_agg_step(internal, es.events, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA es TO PUBLIC;
+GRANT SELECT ON es.snapshot_coverage TO PUBLIC;

@@ -22,6 +22,7 @@
 
 static Oid	cached_events_relid = InvalidOid;
 static Oid	cached_owner = InvalidOid;
+static Oid	cached_events_type = InvalidOid;
 
 /* Innermost active owner switch (on the C stack of its entry point). */
 static EsUserSwitch *current_switch = NULL;
@@ -34,6 +35,7 @@ es_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 	{
 		cached_events_relid = InvalidOid;
 		cached_owner = InvalidOid;
+		cached_events_type = InvalidOid;
 	}
 }
 
@@ -63,10 +65,20 @@ es_owner(void)
 		if (!HeapTupleIsValid(tup))
 			elog(ERROR, "cache lookup failed for relation %u", relid);
 		cached_owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+		cached_events_type = ((Form_pg_class) GETSTRUCT(tup))->reltype;
 		cached_events_relid = relid;
 		ReleaseSysCache(tup);
 	}
 	return cached_owner;
+}
+
+/* The row type of es.events. */
+Oid
+es_events_type(void)
+{
+	if (!OidIsValid(cached_events_type))
+		(void) es_owner();
+	return cached_events_type;
 }
 
 /* Act as the extension's owner until es_restore_user. */

@@ -28,6 +28,9 @@ extern void es_catalog_init(void);
 /* Owner of es.events: the role the extension's SQL runs as. */
 extern Oid	es_owner(void);
 
+/* The row type of es.events (what handlers and reducers receive). */
+extern Oid	es_events_type(void);
+
 /*
  * Act as the extension's owner; es_restore_user switches back and must run
  * on every exit, errors included (PG_TRY / PG_FINALLY), so that the current

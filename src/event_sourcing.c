@@ -7,6 +7,10 @@
  *	 uuid7.c		time-ordered event ids
  *	 append.c		es.append
  *	 read.c			es.stream_version, es.read_stream
+ *	 upcast.c		old event versions read as the latest
+ *	 reducer.c		the reducer registry and its cache
+ *	 rules.c		declarative reducers
+ *	 fold.c			es.fold, es.snapshot, es.fold_agg
  *	 immutable.c	the trigger that keeps es.events append-only
  *	 catalog.c		owner identity, kept SPI plans, cache invalidation
  */
@@ -16,6 +20,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "reducer.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,4 +31,5 @@ void
 _PG_init(void)
 {
 	es_catalog_init();
+	es_reducer_init();
 }

@@ -4,7 +4,18 @@
 
 ES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_MAJOR=${PG_MAJOR:-15}
-PG_BINDIR=/usr/lib/postgresql/$PG_MAJOR/bin
+# ES_PG_ROOT=DIR: work in a private copy of the PostgreSQL installation under
+# DIR (PostgreSQL finds its share and lib directories relative to its
+# binaries), so that several checkouts can be tested at once.
+if [ -n "${ES_PG_ROOT:-}" ]; then
+    if [ ! -x "$ES_PG_ROOT/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ]; then
+        mkdir -p "$ES_PG_ROOT/usr/lib/postgresql" "$ES_PG_ROOT/usr/share/postgresql"
+        cp -a "/usr/lib/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/lib/postgresql/"
+        cp -a "/usr/share/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/share/postgresql/"
+    fi
+    chmod 755 "$ES_PG_ROOT"
+fi
+PG_BINDIR=${ES_PG_ROOT:-}/usr/lib/postgresql/$PG_MAJOR/bin
 
 # Run a command as root (directly, or through sudo).
 as_root() {
@@ -31,6 +42,7 @@ es_install_deps() {
 # extension installs into one place, so two checkouts of it (or a benchmark
 # and a test run) must not install and test at the same time.
 es_lock() {
+    [ -n "${ES_PG_ROOT:-}" ] && return 0
     exec 9>"${TMPDIR:-/tmp}/event_sourcing.lock"
     flock 9
 }
@@ -38,8 +50,9 @@ es_lock() {
 # Build and install the extension (extra make arguments are passed on).
 es_build_install() {
     echo "== building and installing event_sourcing"
-    make -C "$ES_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" "$@" >/dev/null
-    as_root make -C "$ES_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" install >/dev/null
+    make -C "$ES_ROOT" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config "$@" >/dev/null
+    as_root make -C "$ES_ROOT" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config \
+        ${ES_PG_ROOT:+DESTDIR="$ES_PG_ROOT"} install >/dev/null
 }
 
 # A free TCP port on this machine.

@@ -1,0 +1,553 @@
+/*
+ * fold.c
+ *	  The fold engine: a stream's events, in version order and upcast,
+ *	  reduced into a state by a registered reducer.
+ *
+ * Events are read through a cursor in batches; each event's scratch memory
+ * is reset after it is applied, and the state is kept in one of two
+ * contexts that swap when the reducer returns a new state, so memory does
+ * not grow with the stream.  Function reducers are called through an
+ * FmgrInfo set up once per fold, as the calling user.
+ *
+ * Snapshots.  A snapshot is the state after versions 1..v of a stream,
+ * stored with the latest occurred_at among those events and the reducer's
+ * fingerprint (see reducer.h).  A fold starts from the latest snapshot that
+ * is valid for it: same fingerprint, v <= to_version, and -- for as_of --
+ * every event up to v occurred at or before as_of, which is what the stored
+ * latest occurred_at tells.  Back-dated events after v are then filtered
+ * like any other, so a snapshot never changes a result.
+ *
+ * Snapshots are taken by folds, not by appends: a reducer is not bound to
+ * streams, so only a fold knows which reducer applies to which stream.  A
+ * fold that passes a multiple of snapshot_every, having applied every event
+ * up to it (as_of may skip events; then it stops looking), stores the state
+ * at the last such multiple -- at most one write per fold.  In a read-only
+ * transaction or on a standby it writes nothing and still answers.
+ * es.snapshot() stores one at the stream's current version on demand.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "event_sourcing.h"
+#include "append.h"
+#include "catalog.h"
+#include "fold.h"
+#include "reducer.h"
+#include "rules.h"
+#include "upcast.h"
+
+/* Rows fetched from the cursor at a time. */
+#define FOLD_BATCH 1000
+
+/* One fold in progress. */
+typedef struct Folder
+{
+	const char *stream;			/* for messages */
+	EsReducer  *reducer;		/* pinned cache entry */
+	FmgrInfo	flinfo;			/* function reducers */
+	FunctionCallInfo fcinfo;
+	TupleDesc	events_desc;	/* row type of es.events, for the composite */
+	MemoryContext state_cxt;	/* holds state */
+	MemoryContext spare_cxt;	/* receives the next state */
+	MemoryContext row_cxt;		/* reset after every event */
+	Datum		state;
+	int64		version;		/* version of the event being applied */
+} Folder;
+
+static SPIPlanPtr plan_snapshot = NULL;
+static SPIPlanPtr plan_events = NULL;
+static SPIPlanPtr plan_store = NULL;
+static SPIPlanPtr plan_prune = NULL;
+
+/* Error context: which stream, reducer and event a failure happened at. */
+static void
+fold_error_callback(void *arg)
+{
+	Folder	   *f = (Folder *) arg;
+
+	if (f->version > 0)
+		errcontext("folding event " INT64_FORMAT " of stream \"%s\" with reducer \"%s\"",
+				   f->version, f->stream, f->reducer->name);
+}
+
+/* Replace the state by a copy of new_state (detoasted) in a fresh context. */
+static void
+folder_set_state(Folder *f, Datum new_state)
+{
+	MemoryContext swap;
+	MemoryContext old = MemoryContextSwitchTo(f->spare_cxt);
+
+	new_state = PointerGetDatum(PG_DETOAST_DATUM_COPY(new_state));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(f->state_cxt);
+	swap = f->state_cxt;
+	f->state_cxt = f->spare_cxt;
+	f->spare_cxt = swap;
+	f->state = new_state;
+}
+
+/* Set up a fold of stream with reducer; contexts are children of parent. */
+static void
+folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent,
+			Oid caller)
+{
+	memset(f, 0, sizeof(Folder));
+	f->stream = stream;
+	f->reducer = reducer;
+	f->state_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
+	f->spare_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
+	f->row_cxt = AllocSetContextCreate(parent, "es fold event", ALLOCSET_DEFAULT_SIZES);
+	if (OidIsValid(reducer->apply))
+	{
+		/* the executor would check EXECUTE; calling through fmgr does not */
+		if (pg_proc_aclcheck(reducer->apply, caller, ACL_EXECUTE) != ACLCHECK_OK)
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(reducer->apply));
+		fmgr_info_cxt(reducer->apply, &f->flinfo, parent);
+		f->fcinfo = MemoryContextAllocZero(parent, SizeForFunctionCallInfo(2));
+		InitFunctionCallInfoData(*f->fcinfo, &f->flinfo, 2, InvalidOid, NULL, NULL);
+		MemoryContext old = MemoryContextSwitchTo(parent);
+
+		f->events_desc = lookup_rowtype_tupdesc_copy(es_events_type(), -1);
+		MemoryContextSwitchTo(old);
+	}
+	folder_set_state(f, JsonbPGetDatum(reducer->initial_state));
+}
+
+/* Apply one (not yet upcast) event row to the state. */
+static void
+folder_apply(Folder *f, Datum *row, bool *nulls)
+{
+	MemoryContext old = MemoryContextSwitchTo(f->row_cxt);
+	Datum		result;
+
+	f->version = DatumGetInt64(row[ES_COL_STREAM_VERSION]);
+	es_upcast_row(row, nulls);
+	if (f->fcinfo != NULL)
+	{
+		Oid			saved_user;
+		int			saved_sec;
+
+		f->fcinfo->args[0].value = f->state;
+		f->fcinfo->args[0].isnull = false;
+		f->fcinfo->args[1].value = HeapTupleGetDatum(heap_form_tuple(f->events_desc, row, nulls));
+		f->fcinfo->args[1].isnull = false;
+		f->fcinfo->isnull = false;
+		es_become_caller(&saved_user, &saved_sec);
+		result = FunctionCallInvoke(f->fcinfo);
+		es_restore_caller(saved_user, saved_sec);
+		if (f->fcinfo->isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("reducer \"%s\" returned null", f->reducer->name),
+					 errhint("A reducer returns the new state; return the old state to ignore an event.")));
+	}
+	else
+		result = es_rules_apply(f->reducer->rules, f->state, row, nulls);
+	MemoryContextSwitchTo(old);
+	if (result != f->state)
+		folder_set_state(f, result);
+	MemoryContextReset(f->row_cxt);
+}
+
+/* Is this transaction allowed to store snapshots? */
+static bool
+can_write(void)
+{
+	return !XactReadOnly && !RecoveryInProgress() && !IsInParallelMode();
+}
+
+/*
+ * Fold a stream (SPI connected, acting as the owner, reducer cache pinned).
+ * as_of: only events that occurred at or before it (has_as_of); to_version:
+ * only events up to it.  force_snapshot: store the final state as a
+ * snapshot (es.snapshot).  *final_version is the version of the last event
+ * applied (or of the snapshot started from).
+ */
+static Datum
+fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_of,
+			int64 to_version, bool force_snapshot, MemoryContext result_cxt,
+			int64 *final_version)
+{
+	static const Oid snap_types[] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	static const Oid event_types[] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
+	static const Oid store_types[] = {TEXTOID, TEXTOID, INT8OID, JSONBOID,
+	TIMESTAMPTZOID, INT8OID};
+	EsUserSwitch *sw = es_current_switch();
+	Folder		f;
+	ErrorContextCallback errcb;
+	int64		fingerprint = es_reducer_fingerprint(reducer);
+	Datum		args[6];
+	bool		isnull;
+	int64		start = 0;
+	int64		expected_next;
+	bool		contiguous = true;
+	TimestampTz last_occurred = DT_NOBEGIN;
+	int64		every = reducer->snapshot_every;
+	MemoryContext cand_cxt;
+	Datum		cand_state = (Datum) 0;
+	int64		cand_version = 0;
+	TimestampTz cand_occurred = 0;
+	Portal		portal;
+	Datum		result;
+
+	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt,
+				sw ? sw->saved_userid : GetUserId());
+	cand_cxt = AllocSetContextCreate(result_cxt, "es fold snapshot", ALLOCSET_DEFAULT_SIZES);
+	*final_version = 0;
+	if (to_version == 0)
+		goto done;
+
+	/* start from the latest valid snapshot */
+	args[0] = CStringGetTextDatum(reducer->name);
+	args[1] = PointerGetDatum(stream_id);
+	args[2] = Int64GetDatum(fingerprint);
+	args[3] = Int64GetDatum(to_version);
+	args[4] = TimestampTzGetDatum(has_as_of ? as_of : DT_NOEND);
+	if (es_run_plan(es_keep_plan(&plan_snapshot,
+								 "SELECT s.stream_version, s.state, s.last_occurred_at"
+								 " FROM es.snapshots s"
+								 " WHERE s.reducer OPERATOR(pg_catalog.=) $1"
+								 " AND s.stream_id OPERATOR(pg_catalog.=) $2"
+								 " AND s.fingerprint OPERATOR(pg_catalog.=) $3"
+								 " AND s.stream_version OPERATOR(pg_catalog.<=) $4"
+								 " AND s.last_occurred_at OPERATOR(pg_catalog.<=) $5"
+								 " ORDER BY s.stream_version DESC LIMIT 1",
+								 5, snap_types),
+					args, NULL, true, 1, SPI_OK_SELECT) == 1)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+
+		start = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		folder_set_state(&f, SPI_getbinval(tup, desc, 2, &isnull));
+		last_occurred = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
+		*final_version = start;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	expected_next = start + 1;
+
+	/* then every later event, in version order */
+	args[0] = PointerGetDatum(stream_id);
+	args[1] = Int64GetDatum(start);
+	args[2] = Int64GetDatum(to_version);
+	args[3] = TimestampTzGetDatum(has_as_of ? as_of : DT_NOEND);
+	portal = SPI_cursor_open(NULL,
+							 es_keep_plan(&plan_events,
+										  "SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+										  " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+										  " AND e.stream_version OPERATOR(pg_catalog.>) $2"
+										  " AND e.stream_version OPERATOR(pg_catalog.<=) $3"
+										  " AND e.occurred_at OPERATOR(pg_catalog.<=) $4"
+										  " ORDER BY e.stream_version",
+										  4, event_types),
+							 args, NULL, true);
+
+	errcb.callback = fold_error_callback;
+	errcb.arg = &f;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		n;
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, FOLD_BATCH);
+		batch = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		for (i = 0; i < n; i++)
+		{
+			Datum		row[ES_EVENT_NATTS];
+			bool		nulls[ES_EVENT_NATTS];
+			int64		v;
+
+			heap_deform_tuple(batch->vals[i], batch->tupdesc, row, nulls);
+			v = DatumGetInt64(row[ES_COL_STREAM_VERSION]);
+			if (v != expected_next)
+				contiguous = false; /* as_of skipped an event */
+			expected_next = v + 1;
+			if (contiguous)
+				last_occurred = Max(last_occurred,
+									DatumGetTimestampTz(row[ES_COL_OCCURRED_AT]));
+			folder_apply(&f, row, nulls);
+			*final_version = v;
+			if (contiguous && every > 0 && v % every == 0)
+			{
+				MemoryContextReset(cand_cxt);
+				cand_state = PointerGetDatum(MemoryContextAlloc(cand_cxt, VARSIZE(DatumGetPointer(f.state))));
+				memcpy(DatumGetPointer(cand_state), DatumGetPointer(f.state),
+					   VARSIZE(DatumGetPointer(f.state)));
+				cand_version = v;
+				cand_occurred = last_occurred;
+			}
+		}
+		SPI_freetuptable(batch);
+	}
+	error_context_stack = errcb.previous;
+	SPI_cursor_close(portal);
+
+	if (force_snapshot && contiguous && *final_version > start)
+	{
+		cand_state = f.state;
+		cand_version = *final_version;
+		cand_occurred = last_occurred;
+	}
+	if (cand_version > start && can_write())
+	{
+		args[0] = CStringGetTextDatum(reducer->name);
+		args[1] = PointerGetDatum(stream_id);
+		args[2] = Int64GetDatum(cand_version);
+		args[3] = cand_state;
+		args[4] = TimestampTzGetDatum(cand_occurred);
+		args[5] = Int64GetDatum(fingerprint);
+		if (es_run_plan(es_keep_plan(&plan_store,
+									 "INSERT INTO es.snapshots (reducer, stream_id, stream_version,"
+									 " state, last_occurred_at, fingerprint, taken_at)"
+									 " VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now())"
+									 " ON CONFLICT (reducer, stream_id, stream_version) DO UPDATE"
+									 " SET state = excluded.state,"
+									 " last_occurred_at = excluded.last_occurred_at,"
+									 " fingerprint = excluded.fingerprint, taken_at = excluded.taken_at"
+									 " WHERE es.snapshots.fingerprint OPERATOR(pg_catalog.<>) excluded.fingerprint",
+									 6, store_types),
+						args, NULL, false, 0, SPI_OK_INSERT) == 1)
+		{
+			/* a snapshot was written (or a retired one replaced): snapshots
+			 * under another fingerprint can never be used again */
+			args[2] = Int64GetDatum(fingerprint);
+			es_run_plan(es_keep_plan(&plan_prune,
+									 "DELETE FROM es.snapshots s"
+									 " WHERE s.reducer OPERATOR(pg_catalog.=) $1"
+									 " AND s.stream_id OPERATOR(pg_catalog.=) $2"
+									 " AND s.fingerprint OPERATOR(pg_catalog.<>) $3",
+									 3, store_types),
+						args, NULL, false, 0, SPI_OK_DELETE);
+		}
+	}
+
+done:
+	result = PointerGetDatum(MemoryContextAlloc(result_cxt, VARSIZE(DatumGetPointer(f.state))));
+	memcpy(DatumGetPointer(result), DatumGetPointer(f.state), VARSIZE(DatumGetPointer(f.state)));
+	MemoryContextDelete(f.state_cxt);
+	MemoryContextDelete(f.spare_cxt);
+	MemoryContextDelete(f.row_cxt);
+	MemoryContextDelete(cand_cxt);
+	return result;
+}
+
+/* Shared driver of es.fold and es.snapshot. */
+static Datum
+run_fold(FunctionCallInfo fcinfo, text *stream_id, bool has_as_of, TimestampTz as_of,
+		 int64 to_version, bool force_snapshot, int64 *final_version)
+{
+	text	   *reducer_name;
+	MemoryContext result_cxt = CurrentMemoryContext;
+	EsUserSwitch save;
+	volatile Datum result = (Datum) 0;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("reducer must not be null")));
+	reducer_name = PG_GETARG_TEXT_PP(1);
+
+	es_become_owner(&save);
+	es_reducer_pin();
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		result = fold_stream(stream_id, es_reducer_lookup(reducer_name), has_as_of, as_of,
+							 to_version, force_snapshot, result_cxt, final_version);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		es_reducer_unpin();
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(es_fold);
+
+/* es.fold(stream_id, reducer, as_of, to_version): the stream's state. */
+Datum
+es_fold(PG_FUNCTION_ARGS)
+{
+	text	   *stream_id = es_check_stream_id(fcinfo, 0);
+	int64		to_version = PG_ARGISNULL(3) ? PG_INT64_MAX : PG_GETARG_INT64(3);
+	int64		final_version;
+
+	if (to_version < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("to_version must not be negative")));
+	PG_RETURN_DATUM(run_fold(fcinfo, stream_id, !PG_ARGISNULL(2),
+							 PG_ARGISNULL(2) ? 0 : PG_GETARG_TIMESTAMPTZ(2),
+							 to_version, false, &final_version));
+}
+
+PG_FUNCTION_INFO_V1(es_snapshot);
+
+/* es.snapshot(stream_id, reducer): store the current state now. */
+Datum
+es_snapshot(PG_FUNCTION_ARGS)
+{
+	text	   *stream_id = es_check_stream_id(fcinfo, 0);
+	int64		final_version;
+
+	if (!can_write())
+		ereport(ERROR,
+				(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+				 errmsg("cannot take a snapshot in a read-only transaction")));
+	(void) run_fold(fcinfo, stream_id, false, 0, PG_INT64_MAX, true, &final_version);
+	PG_RETURN_INT64(final_version);
+}
+
+/* State of es.fold_agg: the fold so far. */
+typedef struct FoldAggState
+{
+	Folder		f;
+	TupleDesc	events_desc;	/* to deform input rows */
+	char	   *stream;			/* stream of the current row, for messages */
+} FoldAggState;
+
+/* Aggregate context reset: the fold no longer needs the reducer cache. */
+static void
+fold_agg_unpin(void *arg pg_attribute_unused())
+{
+	es_reducer_unpin();
+}
+
+/* Look up the reducer for es.fold_agg and set up its fold in aggcxt. */
+static FoldAggState *
+fold_agg_start(text *reducer_name, MemoryContext aggcxt)
+{
+	FoldAggState *st = MemoryContextAllocZero(aggcxt, sizeof(FoldAggState));
+	MemoryContextCallback *cb = MemoryContextAllocZero(aggcxt, sizeof(MemoryContextCallback));
+	EsUserSwitch save;
+	EsReducer  *volatile reducer = NULL;
+
+	es_become_owner(&save);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		reducer = es_reducer_lookup(reducer_name);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
+
+	/* keep the cache entry until the aggregate's memory goes away */
+	es_reducer_pin();
+	cb->func = fold_agg_unpin;
+	MemoryContextRegisterResetCallback(aggcxt, cb);
+
+	st->stream = "";
+	folder_init(&st->f, st->stream, reducer, aggcxt, GetUserId());
+	if (st->f.events_desc != NULL)
+		st->events_desc = st->f.events_desc;
+	else
+	{
+		MemoryContext old = MemoryContextSwitchTo(aggcxt);
+
+		st->events_desc = lookup_rowtype_tupdesc_copy(es_events_type(), -1);
+		MemoryContextSwitchTo(old);
+	}
+	return st;
+}
+
+PG_FUNCTION_INFO_V1(es_fold_agg_step);
+
+/* es.fold_agg(event es.events, reducer text) transition function. */
+Datum
+es_fold_agg_step(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcxt;
+	FoldAggState *st;
+	HeapTupleHeader th;
+	HeapTupleData tuple;
+	Datum		row[ES_EVENT_NATTS];
+	bool		nulls[ES_EVENT_NATTS];
+	ErrorContextCallback errcb;
+
+	if (!AggCheckCallContext(fcinfo, &aggcxt))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("es.fold_agg_step called in non-aggregate context")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("reducer must not be null")));
+	st = PG_ARGISNULL(0) ? NULL : (FoldAggState *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(st);	/* no event: nothing to apply */
+	if (st == NULL)
+		st = fold_agg_start(PG_GETARG_TEXT_PP(2), aggcxt);
+	else if (strcmp(st->f.reducer->name, text_to_cstring(PG_GETARG_TEXT_PP(2))) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("es.fold_agg must use one reducer for the whole group")));
+
+	th = PG_GETARG_HEAPTUPLEHEADER(1);
+	if (HeapTupleHeaderGetTypeId(th) != es_events_type())
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("es.fold_agg folds es.events rows")));
+	tuple.t_len = HeapTupleHeaderGetDatumLength(th);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = th;
+	heap_deform_tuple(&tuple, st->events_desc, row, nulls);
+	if (nulls[ES_COL_STREAM_ID] || nulls[ES_COL_STREAM_VERSION])
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("es.fold_agg needs events with a stream_id and a stream_version")));
+	st->f.stream = TextDatumGetCString(row[ES_COL_STREAM_ID]);
+
+	errcb.callback = fold_error_callback;
+	errcb.arg = &st->f;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	folder_apply(&st->f, row, nulls);
+	error_context_stack = errcb.previous;
+	PG_RETURN_POINTER(st);
+}
+
+PG_FUNCTION_INFO_V1(es_fold_agg_final);
+
+/* es.fold_agg final function: the state (NULL for no events). */
+Datum
+es_fold_agg_final(PG_FUNCTION_ARGS)
+{
+	FoldAggState *st = PG_ARGISNULL(0) ? NULL : (FoldAggState *) PG_GETARG_POINTER(0);
+	Pointer		copy;
+
+	if (st == NULL)
+		PG_RETURN_NULL();
+	copy = palloc(VARSIZE(DatumGetPointer(st->f.state)));
+	memcpy(copy, DatumGetPointer(st->f.state), VARSIZE(DatumGetPointer(st->f.state)));
+	PG_RETURN_POINTER(copy);
+}
