@@ -64,7 +64,8 @@ typedef struct Folder
 	MemoryContext state_cxt;	/* holds state */
 	MemoryContext spare_cxt;	/* receives the next state */
 	MemoryContext row_cxt;		/* reset after every event */
-	Datum		state;
+	EsRuleState *ws;			/* rules reducers: the working state */
+	Datum		state;			/* function reducers: the state */
 	int64		version;		/* version of the event being applied */
 } Folder;
 
@@ -100,6 +101,39 @@ folder_set_state(Folder *f, Datum new_state)
 	f->state = new_state;
 }
 
+/* Start from a given state (the initial state, or a snapshot's). */
+static void
+folder_load(Folder *f, Datum state)
+{
+	if (f->reducer->rules != NULL)
+	{
+		if (f->ws != NULL)
+			MemoryContextReset(f->state_cxt);
+		f->ws = es_rules_begin(f->reducer->rules, DatumGetJsonbP(state), f->state_cxt);
+	}
+	else
+		folder_set_state(f, state);
+}
+
+/* The current state as a jsonb allocated in cxt. */
+static Datum
+folder_result(Folder *f, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Datum		result;
+
+	if (f->ws != NULL)
+		result = JsonbPGetDatum(es_rules_state(f->ws));
+	else
+	{
+		result = PointerGetDatum(palloc(VARSIZE(DatumGetPointer(f->state))));
+		memcpy(DatumGetPointer(result), DatumGetPointer(f->state),
+			   VARSIZE(DatumGetPointer(f->state)));
+	}
+	MemoryContextSwitchTo(old);
+	return result;
+}
+
 /* Set up a fold of stream with reducer; contexts are children of parent. */
 static void
 folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent,
@@ -113,18 +147,19 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	f->row_cxt = AllocSetContextCreate(parent, "es fold event", ALLOCSET_DEFAULT_SIZES);
 	if (OidIsValid(reducer->apply))
 	{
+		MemoryContext old;
+
 		/* the executor would check EXECUTE; calling through fmgr does not */
 		if (pg_proc_aclcheck(reducer->apply, caller, ACL_EXECUTE) != ACLCHECK_OK)
 			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(reducer->apply));
 		fmgr_info_cxt(reducer->apply, &f->flinfo, parent);
 		f->fcinfo = MemoryContextAllocZero(parent, SizeForFunctionCallInfo(2));
 		InitFunctionCallInfoData(*f->fcinfo, &f->flinfo, 2, InvalidOid, NULL, NULL);
-		MemoryContext old = MemoryContextSwitchTo(parent);
-
+		old = MemoryContextSwitchTo(parent);
 		f->events_desc = lookup_rowtype_tupdesc_copy(es_events_type(), -1);
 		MemoryContextSwitchTo(old);
 	}
-	folder_set_state(f, JsonbPGetDatum(reducer->initial_state));
+	folder_load(f, JsonbPGetDatum(reducer->initial_state));
 }
 
 /* Apply one (not yet upcast) event row to the state. */
@@ -156,7 +191,10 @@ folder_apply(Folder *f, Datum *row, bool *nulls)
 					 errhint("A reducer returns the new state; return the old state to ignore an event.")));
 	}
 	else
-		result = es_rules_apply(f->reducer->rules, f->state, row, nulls);
+	{
+		es_rules_step(f->ws, row, nulls);
+		result = f->state;
+	}
 	MemoryContextSwitchTo(old);
 	if (result != f->state)
 		folder_set_state(f, result);
@@ -233,7 +271,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 		TupleDesc	desc = SPI_tuptable->tupdesc;
 
 		start = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		folder_set_state(&f, SPI_getbinval(tup, desc, 2, &isnull));
+		folder_load(&f, PointerGetDatum(PG_DETOAST_DATUM(SPI_getbinval(tup, desc, 2, &isnull))));
 		last_occurred = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
 		*final_version = start;
 	}
@@ -290,9 +328,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 			if (contiguous && every > 0 && v % every == 0)
 			{
 				MemoryContextReset(cand_cxt);
-				cand_state = PointerGetDatum(MemoryContextAlloc(cand_cxt, VARSIZE(DatumGetPointer(f.state))));
-				memcpy(DatumGetPointer(cand_state), DatumGetPointer(f.state),
-					   VARSIZE(DatumGetPointer(f.state)));
+				cand_state = folder_result(&f, cand_cxt);
 				cand_version = v;
 				cand_occurred = last_occurred;
 			}
@@ -304,7 +340,8 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 
 	if (force_snapshot && contiguous && *final_version > start)
 	{
-		cand_state = f.state;
+		MemoryContextReset(cand_cxt);
+		cand_state = folder_result(&f, cand_cxt);
 		cand_version = *final_version;
 		cand_occurred = last_occurred;
 	}
@@ -342,8 +379,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	}
 
 done:
-	result = PointerGetDatum(MemoryContextAlloc(result_cxt, VARSIZE(DatumGetPointer(f.state))));
-	memcpy(DatumGetPointer(result), DatumGetPointer(f.state), VARSIZE(DatumGetPointer(f.state)));
+	result = folder_result(&f, result_cxt);
 	MemoryContextDelete(f.state_cxt);
 	MemoryContextDelete(f.spare_cxt);
 	MemoryContextDelete(f.row_cxt);
@@ -543,11 +579,8 @@ Datum
 es_fold_agg_final(PG_FUNCTION_ARGS)
 {
 	FoldAggState *st = PG_ARGISNULL(0) ? NULL : (FoldAggState *) PG_GETARG_POINTER(0);
-	Pointer		copy;
 
 	if (st == NULL)
 		PG_RETURN_NULL();
-	copy = palloc(VARSIZE(DatumGetPointer(st->f.state)));
-	memcpy(copy, DatumGetPointer(st->f.state), VARSIZE(DatumGetPointer(st->f.state)));
-	PG_RETURN_POINTER(copy);
+	PG_RETURN_DATUM(folder_result(&st->f, CurrentMemoryContext));
 }

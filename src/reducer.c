@@ -333,7 +333,10 @@ es_create_reducer(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(2))
 		check_apply_function(PG_GETARG_OID(2));
 	else
-		es_rules_compile(name, PG_GETARG_JSONB_P(3));	/* validate only */
+	{
+		es_rules_check_initial(name, PG_GETARG_JSONB_P(1));
+		(void) es_rules_compile(name, PG_GETARG_JSONB_P(3));	/* validate only */
+	}
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = PG_GETARG_DATUM(1);
