@@ -99,6 +99,8 @@ SELECT es.append('account-E', 0, es.event('AccountOpened', '{"owner": ["not", "a
 SELECT pg_temp.try($$SELECT es.fold('account-E', 'bank_account')$$);
 SELECT es.append('m-2', 0, es.event('Noted', '{"profile": 7}'));
 SELECT pg_temp.try($$SELECT es.fold('m-2', 'everything')$$);
+SELECT es.create_reducer('append_to_text', '{"log": "text"}', rules => '{"*": [{"append": "log", "from": "$.event_type"}]}');
+SELECT pg_temp.try($$SELECT es.fold('m-1', 'append_to_text')$$);
 SELECT es.create_reducer('text_total', '{"total": "n/a"}', rules => '{"*": [{"add": "total", "value": 1}]}');
 SELECT pg_temp.try($$SELECT es.fold('m-1', 'text_total')$$);
 

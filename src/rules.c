@@ -36,7 +36,7 @@
  * Runtime policy: a path that finds nothing (or JSON null) is an error
  * (22035, no SQL/JSON item) unless the rule has "default" or
  * "if_missing": "skip"; a value that is not a number where one is needed
- * -- a JSON number or a string holding one -- is an error (2203B); a merge
+ * -- a JSON number or a string holding one -- is an error (22036); a merge
  * of something other than an object is an error (2203C).  Errors name the
  * rule; the fold adds the stream and version.
  */
@@ -1079,7 +1079,7 @@ slot_numeric(EsRuleState *ws, Slot *s, bool *absent)
 		case SLOT_ARRAY:
 			break;
 	}
-	runtime_error(ws, ERRCODE_SQL_JSON_NUMBER_NOT_FOUND,
+	runtime_error(ws, ERRCODE_NON_NUMERIC_SQL_JSON_ITEM,
 				  psprintf("state field \"%s\" is not a number", s->key), NULL);
 	return NULL;				/* keep compiler quiet */
 }
@@ -1180,7 +1180,7 @@ apply_rule(EsRuleState *ws, const Rule *r)
 				bool		absent;
 
 				if (!jbv_numeric(&v, &operand))
-					runtime_error(ws, ERRCODE_SQL_JSON_NUMBER_NOT_FOUND,
+					runtime_error(ws, ERRCODE_NON_NUMERIC_SQL_JSON_ITEM,
 								  psprintf("%s of \"%s\" needs a number, but %s is %s",
 										   op_names[r->op], r->target,
 										   r->has_from ? r->from.text : "the value",
