@@ -15,10 +15,13 @@ es_build_install PG_CFLAGS="${ES_TEST_CFLAGS:--Wall -Wextra -Werror}"
 work=$(mktemp -d /tmp/es_test.XXXXXX)
 trap 'es_cluster_stop "$work/cluster"; [ -n "${ES_KEEP_RESULTS:-}" ] && cp -r "$work" "$ES_KEEP_RESULTS"; rm -rf "$work"' EXIT
 # pg_regress writes next to its inputs: give the postgres user a copy.
-cp -r sql expected test "$work/"
+cp -r sql expected test examples "$work/"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$work"
 
 es_cluster_start "$work/cluster"
+# test/specs/bank.spec loads the example with pg_read_file
+cp examples/bank.sql "$work/cluster/data/bank_example.sql"
+[ "$(id -u)" = 0 ] && chown postgres: "$work/cluster/data/bank_example.sql"
 pgxs=$("$PG_BINDIR/pg_config" --pkglibdir)/pgxs/src/test
 passed=0
 failed=0
