@@ -11,7 +11,8 @@ OBJS = \
 	src/append.o \
 	src/read.o \
 	src/upcast.o \
-	src/immutable.o
+	src/immutable.o \
+	src/projection.o
 
 # The install script of this version is generated from one hand-edited file;
 # upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.

@@ -8,6 +8,7 @@
  *	 append.c		es.append
  *	 read.c			es.stream_version, es.read_stream
  *	 immutable.c	the trigger that keeps es.events append-only
+ *	 projection.c	projections: handlers run from a trigger, rebuilds
  *	 catalog.c		owner identity, kept SPI plans, cache invalidation
  */
 #include "postgres.h"
@@ -16,6 +17,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "projection.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,4 +28,5 @@ void
 _PG_init(void)
 {
 	es_catalog_init();
+	es_projection_init();
 }
