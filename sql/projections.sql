@@ -117,6 +117,19 @@ SELECT es.append('acct-5', NULL, es.event('Deposited', '{"amount": 1}'))
 FROM generate_series(1, 3);
 SELECT * FROM balances WHERE account = 'acct-5';
 
+-- A large event (stored out of line, TOAST) reaches the handler whole,
+-- inline and in a rebuild.
+CREATE TABLE sizes (stream_id text PRIMARY KEY, bytes int);
+CREATE FUNCTION measure(e es.events) RETURNS void LANGUAGE sql
+    AS $$ INSERT INTO sizes VALUES (e.stream_id, length(e.data->>'blob')) $$;
+SELECT es.create_projection('sizes', 'measure(es.events)', event_types => '{Big}', tables => '{sizes}');
+SELECT es.append('big-1', 0, es.event('Big', jsonb_build_object('blob',
+    (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 20000) i))));
+SELECT * FROM sizes;
+SELECT es.rebuild_projection('sizes');
+SELECT * FROM sizes;
+SELECT es.drop_projection('sizes');
+
 -- Drop: the projection stops, its tables stay.
 SELECT es.drop_projection('seen');
 SELECT es.append('acct-5', NULL, es.event('Deposited', '{"amount": 1}'));

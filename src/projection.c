@@ -49,6 +49,7 @@
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
+#include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
@@ -486,8 +487,7 @@ es_run_projections(PG_FUNCTION_ARGS)
 			for (t = 0; t < p->ntables; t++)
 				LockRelationOid(p->tables[t], RowExclusiveLock);
 			if (event == (Datum) 0)
-				event = heap_copy_tuple_as_datum(heap_form_tuple(desc, values, nulls),
-												 desc);
+				event = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 			call_handler(p, event, values, false);
 		}
 	}
@@ -559,9 +559,7 @@ replay_history(const EsProjection *p)
 			es_upcast_row(values, nulls);
 			if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
 			{
-				call_handler(p,
-							 heap_copy_tuple_as_datum(heap_form_tuple(desc, values, nulls),
-													  desc),
+				call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
 							 values, true);
 				replayed++;
 			}
