@@ -14,7 +14,8 @@ OBJS = \
 	src/reducer.o \
 	src/rules.o \
 	src/fold.o \
-	src/immutable.o
+	src/immutable.o \
+	src/projection.o
 
 # The install script of this version is generated from one hand-edited file;
 # upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.

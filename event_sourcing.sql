@@ -291,6 +291,114 @@ CREATE TRIGGER events_no_truncate
     FOR EACH STATEMENT EXECUTE FUNCTION es.refuse_change();
 
 ------------------------------------------------------------------------
+-- Projections: read models maintained by handlers, from a trigger on
+-- es.events inside the appending transaction.
+------------------------------------------------------------------------
+
+-- The registry is data (dumped with the events); the trigger below is part
+-- of this script, so pg_dump never has to recreate it.  The handler is
+-- stored by its qualified signature, resolved when the registry is loaded
+-- (a regprocedure column would stop pg_upgrade).
+CREATE TABLE es.projections_registry (
+    name        text        NOT NULL,
+    handler     text        NOT NULL,
+    event_types text[],
+    async       boolean     NOT NULL DEFAULT false,
+    tables      regclass[]  NOT NULL DEFAULT '{}',
+    owner       regrole     NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT projections_registry_pkey PRIMARY KEY (name),
+    CONSTRAINT projections_registry_name_check CHECK (name <> '')
+);
+
+COMMENT ON TABLE es.projections_registry IS
+    'Registered projections; read es.projections, write through es.create_projection / es.drop_projection';
+COMMENT ON COLUMN es.projections_registry.handler IS
+    'Qualified signature of the handler function (event es.events) RETURNS void';
+COMMENT ON COLUMN es.projections_registry.event_types IS
+    'Event types (after upcasting) the handler is called for; NULL: every type';
+COMMENT ON COLUMN es.projections_registry.tables IS
+    'Read-model tables that es.rebuild_projection empties before replaying';
+COMMENT ON COLUMN es.projections_registry.owner IS
+    'The role that created the projection; it (or a superuser) may drop or rebuild it';
+
+SELECT pg_catalog.pg_extension_config_dump('es.projections_registry', '');
+
+CREATE VIEW es.projections AS
+SELECT r.name,
+       r.handler,
+       r.event_types,
+       CASE WHEN r.async THEN 'async' ELSE 'inline' END AS mode,
+       r.tables,
+       r.owner,
+       r.created_at
+FROM es.projections_registry r;
+
+COMMENT ON VIEW es.projections IS
+    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner';
+
+CREATE FUNCTION es.create_projection(
+    name        text,
+    handler     regprocedure,
+    event_types text[]     DEFAULT NULL,
+    async       boolean    DEFAULT false,
+    tables      regclass[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_create_projection'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) IS
+    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now';
+
+CREATE FUNCTION es.drop_projection(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_drop_projection'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.drop_projection(text) IS
+    'Stops a projection; its read-model tables stay';
+
+CREATE FUNCTION es.rebuild_projection(name text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_rebuild_projection'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.rebuild_projection(text) IS
+    'Empties a projection''s tables and replays the whole history through its handler, in global order; returns the number of events replayed';
+
+-- Evaluated by the trigger's WHEN clause for every inserted row: true only
+-- for rows written by es.append while an inline projection is registered,
+-- so that other inserts (pg_restore's COPY) queue no trigger event at all.
+CREATE FUNCTION es.projections_wanted()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'es_projections_wanted'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.projections_wanted() IS
+    'Internal: whether the row being inserted into es.events must be passed to inline projections';
+
+CREATE FUNCTION es.run_projections()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_run_projections'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.run_projections() IS
+    'Trigger function: passes an event appended by es.append to the handlers of the inline projections';
+
+CREATE TRIGGER events_projections
+    AFTER INSERT ON es.events
+    FOR EACH ROW WHEN (es.projections_wanted())
+    EXECUTE FUNCTION es.run_projections();
+
+-- A handler runs as every role that appends: registering one is a
+-- privilege to grant, not a default.  es.projections_wanted() stays
+-- executable by everyone: whoever inserts into es.events (a restore) runs it.
+REVOKE ALL ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.drop_projection(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.rebuild_projection(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.run_projections() FROM PUBLIC;
+
+------------------------------------------------------------------------
 -- Privileges: callers need EXECUTE on the functions and nothing else.
 ------------------------------------------------------------------------
 
@@ -300,3 +408,4 @@ REVOKE ALL ON FUNCTION es.refuse_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.fold_agg_step(internal, es.events, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA es TO PUBLIC;
 GRANT SELECT ON es.snapshot_coverage TO PUBLIC;
+GRANT SELECT ON es.projections TO PUBLIC;

@@ -7,7 +7,9 @@ SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS bank CASCADE;
 RESET client_min_messages;
 \set bank :abs_srcdir '/examples/bank.sql'
+\set ECHO none
 \i :bank
+\set ECHO all
 
 -- open, deposit, withdraw, transfer
 SELECT bank.open_account('A-1', 'Ada', 100);

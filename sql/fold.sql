@@ -190,6 +190,7 @@ SELECT pg_temp.try($$SELECT es.fold('acct-1', 'labelled')$$);
 SET search_path = app, public;
 SELECT es.fold('acct-1', 'labelled');
 RESET search_path;
+DROP SCHEMA app CASCADE;
 
 -- Reducers belong to their creator; callers need EXECUTE on the function;
 -- the function runs as the caller.

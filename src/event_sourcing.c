@@ -12,6 +12,7 @@
  *	 rules.c		declarative reducers
  *	 fold.c			es.fold, es.snapshot, es.fold_agg
  *	 immutable.c	the trigger that keeps es.events append-only
+ *	 projection.c	projections: handlers run from a trigger, rebuilds
  *	 catalog.c		owner identity, kept SPI plans, cache invalidation
  */
 #include "postgres.h"
@@ -21,6 +22,7 @@
 #include "event_sourcing.h"
 #include "catalog.h"
 #include "reducer.h"
+#include "projection.h"
 
 PG_MODULE_MAGIC;
 
@@ -32,4 +34,5 @@ _PG_init(void)
 {
 	es_catalog_init();
 	es_reducer_init();
+	es_projection_init();
 }

@@ -86,7 +86,8 @@ es_cluster_start() {
         echo "max_prepared_transactions = 10"
         for s in "$@"; do echo "$s"; done
     } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-    as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+    # the server must not inherit the install lock (fd 9)
+    as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 9>&-
 }
 
 # es_cluster_stop DIR [mode]: stop the server started by es_cluster_start.

@@ -1,0 +1,992 @@
+/*
+ * projection.c
+ *	  Projections: read models kept current by user handlers.
+ *
+ * A projection is a row of es.projections_registry: a name, a handler
+ * function (event es.events) RETURNS void, an optional event-type filter
+ * and the read-model tables it maintains.  The machinery is part of the
+ * install script, never created at run time (pg_dump would not keep it):
+ *
+ *	 events_projections   AFTER INSERT ON es.events FOR EACH ROW
+ *						  WHEN (es.projections_wanted())
+ *						  EXECUTE FUNCTION es.run_projections()
+ *
+ * The WHEN function is true only for rows that es.append writes (its owner
+ * switch is current and says "appending") while an inline projection is
+ * registered.  Rows that pg_restore's COPY, or anyone else, inserts queue
+ * no trigger event at all, so a restore does not apply the history to the
+ * read models a second time, and a store without projections pays one
+ * cached check per event.
+ *
+ * The registry is cached per backend in CacheMemoryContext, with an
+ * FmgrInfo per handler: an event costs no SQL parsing.  The cache is
+ * dropped on a relcache invalidation of the registry (which create and
+ * drop send themselves: DML sends none) and on any change to pg_proc (a
+ * handler replaced or dropped); it is re-read with the latest snapshot, so
+ * an appender that waited for a concurrent es.create_projection sees it.
+ *
+ * Concurrency.  es.create_projection takes a SHARE lock on es.events: it
+ * waits for appenders in flight and holds new ones off until it commits,
+ * then back-fills from every committed event (latest snapshot, taken after
+ * the lock).  Before calling a handler the trigger takes ROW EXCLUSIVE
+ * locks on the projection's tables; es.rebuild_projection empties them
+ * with TRUNCATE (ACCESS EXCLUSIVE, as the caller), so an append that fires
+ * the projection either committed before the rebuild took its lock (and
+ * is replayed: the replay reads with a snapshot taken after the lock, in
+ * every isolation level) or waits for the rebuild to commit and then
+ * applies its event on top.  Appends that do not fire the projection never
+ * wait.
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "event_sourcing.h"
+#include "catalog.h"
+#include "projection.h"
+#include "upcast.h"
+
+/* Rows fetched from the history cursor at a time (back-fill, rebuild). */
+#define REPLAY_BATCH 1000
+
+/* Columns of es.projections_registry (1-based attribute numbers). */
+enum
+{
+	REG_NAME = 1,
+	REG_HANDLER,
+	REG_EVENT_TYPES,
+	REG_ASYNC,
+	REG_TABLES,
+	REG_OWNER,
+	REG_CREATED_AT,
+	REG_NATTS = REG_CREATED_AT
+};
+
+/* One projection, as the trigger and the replay need it. */
+typedef struct EsProjection
+{
+	char	   *name;
+	char	   *handler_name;	/* qualified signature, as stored */
+	Oid			handler;		/* InvalidOid: the function is gone */
+	FmgrInfo	flinfo;			/* valid when handler is */
+	int			ntypes;			/* -1: every event type */
+	char	  **types;
+	int		   *type_lens;
+	int			ntables;
+	Oid		   *tables;
+} EsProjection;
+
+/* The inline projections, in name order, in a context of their own. */
+typedef struct EsProjectionCache
+{
+	MemoryContext cxt;
+	int			refcount;		/* trigger calls using it right now */
+	int			nprojections;
+	EsProjection *projections;
+} EsProjectionCache;
+
+static EsProjectionCache *cache = NULL;
+static bool cache_valid = false;
+static uint64 inval_count = 0;
+static Oid	registry_relid = InvalidOid;
+
+/*
+ * The owner switch under which a handler is running right now: rows that
+ * the handler itself inserts into es.events (a superuser can) are not
+ * es.append's, even though es.append's switch is still the current one.
+ */
+static EsUserSwitch *handler_switch = NULL;
+
+static SPIPlanPtr plan_history = NULL;
+static SPIPlanPtr plan_insert = NULL;
+static SPIPlanPtr plan_lookup = NULL;
+static SPIPlanPtr plan_delete = NULL;
+
+/* Forget the registry when it (or every relation) is invalidated. */
+static void
+projection_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
+{
+	if (relid == InvalidOid || relid == registry_relid)
+	{
+		cache_valid = false;
+		inval_count++;
+	}
+}
+
+/* Forget the registry's handlers when any function changes. */
+static void
+projection_proc_callback(Datum arg pg_attribute_unused(),
+						 int cacheid pg_attribute_unused(),
+						 uint32 hashvalue pg_attribute_unused())
+{
+	cache_valid = false;
+	inval_count++;
+}
+
+/* Register the invalidation callbacks once per backend. */
+void
+es_projection_init(void)
+{
+	CacheRegisterRelcacheCallback(projection_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, projection_proc_callback, (Datum) 0);
+}
+
+/* OID of es.<name>, or InvalidOid (missing_ok) / an error. */
+static Oid
+es_relid(const char *name, bool missing_ok)
+{
+	Oid			nsp = get_namespace_oid("es", missing_ok);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"es.%s\" does not exist", name),
+				 errhint("Run CREATE EXTENSION event_sourcing.")));
+	return relid;
+}
+
+/* Resolve a stored handler signature; InvalidOid when it names nothing. */
+static Oid
+resolve_handler(const char *signature)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(signature);
+	fcinfo->args[0].isnull = false;
+	result = to_regprocedure(fcinfo);
+	return fcinfo->isnull ? InvalidOid : DatumGetObjectId(result);
+}
+
+/*
+ * Fill a projection from registry values; everything is allocated in the
+ * current memory context.
+ */
+static void
+fill_projection(EsProjection *p, Datum name, Datum handler,
+				Datum types, bool types_isnull, Datum tables)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+
+	p->name = TextDatumGetCString(name);
+	p->handler_name = TextDatumGetCString(handler);
+	p->handler = resolve_handler(p->handler_name);
+	if (OidIsValid(p->handler))
+		fmgr_info_cxt(p->handler, &p->flinfo, CurrentMemoryContext);
+
+	p->ntypes = -1;
+	p->types = NULL;
+	p->type_lens = NULL;
+	if (!types_isnull)
+	{
+		arr = DatumGetArrayTypeP(types);
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &elem_nulls, &n);
+		p->ntypes = n;
+		p->types = palloc(sizeof(char *) * Max(n, 1));
+		p->type_lens = palloc(sizeof(int) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			text	   *t = DatumGetTextPP(elems[i]);
+
+			p->type_lens[i] = VARSIZE_ANY_EXHDR(t);
+			p->types[i] = palloc(p->type_lens[i] + 1);
+			memcpy(p->types[i], VARDATA_ANY(t), p->type_lens[i]);
+			p->types[i][p->type_lens[i]] = '\0';
+		}
+	}
+
+	arr = DatumGetArrayTypeP(tables);
+	deconstruct_array(arr, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, &elem_nulls, &n);
+	p->ntables = n;
+	p->tables = palloc(sizeof(Oid) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		p->tables[i] = DatumGetObjectId(elems[i]);
+}
+
+/* Order projections by name. */
+static int
+projection_cmp(const void *a, const void *b)
+{
+	return strcmp(((const EsProjection *) a)->name,
+				  ((const EsProjection *) b)->name);
+}
+
+/* Read the inline projections from the registry, with the latest snapshot. */
+static EsProjectionCache *
+load_cache(void)
+{
+	MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
+											  "event_sourcing projections",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	EsProjectionCache *c = palloc0(sizeof(EsProjectionCache));
+	Oid			relid = es_relid("projections_registry", true);
+
+	c->cxt = cxt;
+	registry_relid = relid;
+	if (OidIsValid(relid))
+	{
+		Relation	rel = table_open(relid, AccessShareLock);
+		Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+		TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+		TupleDesc	desc = RelationGetDescr(rel);
+		HeapTuple	tup;
+		int			allocated = 4;
+
+		if (desc->natts != REG_NATTS)
+			elog(ERROR, "es.projections_registry has %d columns, expected %d",
+				 desc->natts, REG_NATTS);
+		c->projections = palloc(sizeof(EsProjection) * allocated);
+		while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		{
+			Datum		values[REG_NATTS];
+			bool		nulls[REG_NATTS];
+
+			heap_deform_tuple(tup, desc, values, nulls);
+			if (DatumGetBool(values[REG_ASYNC - 1]))
+				continue;		/* caught up elsewhere, never inline */
+			if (c->nprojections == allocated)
+			{
+				allocated *= 2;
+				c->projections = repalloc(c->projections,
+										  sizeof(EsProjection) * allocated);
+			}
+			fill_projection(&c->projections[c->nprojections++],
+							values[REG_NAME - 1], values[REG_HANDLER - 1],
+							values[REG_EVENT_TYPES - 1], nulls[REG_EVENT_TYPES - 1],
+							values[REG_TABLES - 1]);
+		}
+		table_endscan(scan);
+		UnregisterSnapshot(snapshot);
+		table_close(rel, AccessShareLock);
+		qsort(c->projections, c->nprojections, sizeof(EsProjection),
+			  projection_cmp);
+	}
+	MemoryContextSwitchTo(old);
+	return c;
+}
+
+/*
+ * The current cache, loaded if needed.  A replaced cache is freed here
+ * unless a trigger call still uses it (then that call frees it).
+ */
+static EsProjectionCache *
+current_cache(void)
+{
+	if (!cache_valid || cache == NULL)
+	{
+		uint64		start = inval_count;
+		EsProjectionCache *fresh = load_cache();
+
+		if (cache != NULL && cache->refcount == 0)
+			MemoryContextDelete(cache->cxt);
+		cache = fresh;
+		/* an invalidation that arrived while loading forces another load */
+		cache_valid = (inval_count == start);
+	}
+	return cache;
+}
+
+/* Is the row being inserted into es.events one es.append writes? */
+static bool
+row_is_appended(void)
+{
+	EsUserSwitch *sw = es_current_switch();
+
+	return sw != NULL && sw->appending && sw != handler_switch;
+}
+
+/* Does the projection handle this (upcast) event type? */
+static bool
+projection_matches(const EsProjection *p, text *event_type)
+{
+	const char *s = VARDATA_ANY(event_type);
+	int			len = VARSIZE_ANY_EXHDR(event_type);
+	int			i;
+
+	if (p->ntypes < 0)
+		return true;
+	for (i = 0; i < p->ntypes; i++)
+		if (p->type_lens[i] == len && memcmp(p->types[i], s, len) == 0)
+			return true;
+	return false;
+}
+
+/* What an error context needs to name the projection and the event. */
+typedef struct HandlerContext
+{
+	const EsProjection *projection;
+	const Datum *values;		/* the event, EsEventColumn order */
+	bool		replay;
+} HandlerContext;
+
+/* Error context: which projection was handling which event. */
+static void
+handler_error_callback(void *arg)
+{
+	HandlerContext *hc = (HandlerContext *) arg;
+
+	errcontext("projection \"%s\" %s event " INT64_FORMAT " of stream \"%s\" (type \"%s\")",
+			   hc->projection->name,
+			   hc->replay ? "replaying" : "handling",
+			   DatumGetInt64(hc->values[ES_COL_STREAM_VERSION]),
+			   TextDatumGetCString(hc->values[ES_COL_STREAM_ID]),
+			   TextDatumGetCString(hc->values[ES_COL_EVENT_TYPE]));
+}
+
+/*
+ * Call a projection's handler with one event (values already upcast) as
+ * the caller of the current owner switch.  Errors surface unchanged, with
+ * a context line naming the projection and the event.
+ */
+static void
+call_handler(const EsProjection *p, Datum event, const Datum *values, bool replay)
+{
+	LOCAL_FCINFO(fcinfo, 1);
+	ErrorContextCallback errcb;
+	HandlerContext hc;
+	EsUserSwitch *saved_handler_switch = handler_switch;
+	Oid			saved_userid;
+	int			saved_sec_context;
+
+	if (!OidIsValid(p->handler))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("handler %s of projection \"%s\" does not exist",
+						p->handler_name, p->name),
+				 errhint("Create the function again, or drop the projection with es.drop_projection().")));
+
+	hc.projection = p;
+	hc.values = values;
+	hc.replay = replay;
+	errcb.callback = handler_error_callback;
+	errcb.arg = &hc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	InitFunctionCallInfoData(*fcinfo, (FmgrInfo *) &p->flinfo, 1, InvalidOid,
+							 NULL, NULL);
+	fcinfo->args[0].value = event;
+	fcinfo->args[0].isnull = false;
+
+	handler_switch = es_current_switch();
+	es_become_caller(&saved_userid, &saved_sec_context);
+	PG_TRY();
+	{
+		(void) FunctionCallInvoke(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		handler_switch = saved_handler_switch;
+	}
+	PG_END_TRY();
+	es_restore_caller(saved_userid, saved_sec_context);
+
+	error_context_stack = errcb.previous;
+}
+
+PG_FUNCTION_INFO_V1(es_projections_wanted);
+
+/*
+ * es.projections_wanted(): the WHEN clause of the projections trigger.
+ * True for rows es.append writes while an inline projection exists.
+ */
+Datum
+es_projections_wanted(PG_FUNCTION_ARGS)
+{
+	if (!row_is_appended())
+		PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(current_cache()->nprojections > 0);
+}
+
+PG_FUNCTION_INFO_V1(es_run_projections);
+
+/*
+ * Trigger function: pass an event that es.append wrote to every inline
+ * projection whose filter matches its (upcast) type.  Runs in the trigger
+ * manager's per-row memory context.
+ */
+Datum
+es_run_projections(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	EsProjectionCache *volatile c;
+	Datum		values[ES_EVENT_NATTS];
+	bool		nulls[ES_EVENT_NATTS];
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.run_projections() was not called by trigger manager")));
+	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.run_projections() must be fired AFTER INSERT, FOR EACH ROW")));
+
+	if (!row_is_appended())
+		return PointerGetDatum(NULL);
+	c = current_cache();
+	if (c->nprojections == 0)
+		return PointerGetDatum(NULL);
+
+	desc = RelationGetDescr(trigdata->tg_relation);
+	if (desc->natts != ES_EVENT_NATTS)
+		elog(ERROR, "es.events has %d columns, expected %d",
+			 desc->natts, ES_EVENT_NATTS);
+	heap_deform_tuple(trigdata->tg_trigtuple, desc, values, nulls);
+	es_upcast_row(values, nulls);
+
+	c->refcount++;
+	PG_TRY();
+	{
+		Datum		event = (Datum) 0;
+		int			i;
+
+		for (i = 0; i < c->nprojections; i++)
+		{
+			EsProjection *p = &c->projections[i];
+			int			t;
+
+			if (!projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+				continue;
+			/* a rebuild of this projection holds these off until it commits */
+			for (t = 0; t < p->ntables; t++)
+				LockRelationOid(p->tables[t], RowExclusiveLock);
+			if (event == (Datum) 0)
+				event = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+			call_handler(p, event, values, false);
+		}
+	}
+	PG_FINALLY();
+	{
+		c->refcount--;
+		if (c->refcount == 0 && c != cache)
+			MemoryContextDelete(c->cxt);
+	}
+	PG_END_TRY();
+
+	return PointerGetDatum(NULL);
+}
+
+/*
+ * Pass every committed event, in global order, through a projection's
+ * handler (as the caller).  Must run inside SPI as the owner, after the
+ * lock that keeps concurrent appends of interest out: the history is read
+ * with a snapshot taken now, in every isolation level, so an append that
+ * committed while we waited for the lock is replayed.  Returns the number
+ * of events passed to the handler.
+ */
+static int64
+replay_history(const EsProjection *p)
+{
+	Relation	events = table_open(es_relid("events", false), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(events);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "es projection replay",
+												  ALLOCSET_DEFAULT_SIZES);
+	SPIPlanPtr	plan;
+	Portal		portal;
+	int64		replayed = 0;
+
+	if (desc->natts != ES_EVENT_NATTS)
+		elog(ERROR, "es.events has %d columns, expected %d",
+			 desc->natts, ES_EVENT_NATTS);
+	plan = es_keep_plan(&plan_history,
+						"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+						" ORDER BY e.global_position",
+						0, NULL);
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
+	PopActiveSnapshot();
+
+	for (;;)
+	{
+		SPITupleTable *batch;
+		uint64		n;
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, REPLAY_BATCH);
+		batch = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		if (batch->tupdesc->natts != ES_EVENT_NATTS)
+			elog(ERROR, "cursor returned %d columns, expected %d",
+				 batch->tupdesc->natts, ES_EVENT_NATTS);
+		for (i = 0; i < n; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+			Datum		values[ES_EVENT_NATTS];
+			bool		nulls[ES_EVENT_NATTS];
+
+			heap_deform_tuple(batch->vals[i], batch->tupdesc, values, nulls);
+			es_upcast_row(values, nulls);
+			if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+			{
+				call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
+							 values, true);
+				replayed++;
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
+		SPI_freetuptable(batch);
+	}
+	SPI_cursor_close(portal);
+	MemoryContextDelete(row_cxt);
+	table_close(events, NoLock);
+	return replayed;
+}
+
+/* Check the projection name argument. */
+static text *
+check_name(FunctionCallInfo fcinfo)
+{
+	text	   *name;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("projection name must not be null")));
+	name = PG_GETARG_TEXT_PP(0);
+	if (VARSIZE_ANY_EXHDR(name) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("projection name must not be empty")));
+	return name;
+}
+
+/*
+ * Check that a function can be a handler: a plain function taking exactly
+ * one es.events and returning void, which the caller may execute.
+ */
+static void
+check_handler(Oid handler)
+{
+	Oid			events_type = get_rel_type_id(es_relid("events", false));
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc proc;
+	char	   *name;
+	AclResult	aclresult;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", handler)));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	name = format_procedure(handler);
+	if (proc->prokind != PROKIND_FUNCTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a function", name),
+				 errdetail("It is %s.",
+						   proc->prokind == PROKIND_PROCEDURE ? "a procedure" :
+						   proc->prokind == PROKIND_AGGREGATE ? "an aggregate function" :
+						   proc->prokind == PROKIND_WINDOW ? "a window function" :
+						   "not a plain function"),
+				 errhint("A handler is a function (event es.events) RETURNS void.")));
+	if (proc->pronargs != 1 || proc->proargtypes.values[0] != events_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("function %s must take exactly one argument, of type es.events", name),
+				 errhint("A handler is a function (event es.events) RETURNS void.")));
+	if (proc->prorettype != VOIDOID || proc->proretset)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("function %s must return type void", name),
+				 errhint("A handler is a function (event es.events) RETURNS void.")));
+	ReleaseSysCache(tup);
+
+	aclresult = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
+}
+
+/*
+ * Check the event_types argument: NULL (every type) or a one-dimensional,
+ * non-empty array of non-empty, non-null strings.
+ */
+static void
+check_event_types(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+
+	if (PG_ARGISNULL(argno))
+		return;
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_types must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("event_types must not be empty"),
+				 errhint("Pass NULL to handle every event type.")));
+	for (i = 0; i < n; i++)
+	{
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("event_types must not contain nulls")));
+		if (VARSIZE_ANY_EXHDR(DatumGetTextPP(elems[i])) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("event_types must not contain an empty string")));
+	}
+}
+
+/*
+ * Check the tables argument and return it as a regclass[] (empty for
+ * NULL): permanent or unlogged tables, each named once.
+ */
+static Datum
+check_tables(FunctionCallInfo fcinfo, int argno)
+{
+	ArrayType  *arr;
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int			i;
+	int			j;
+
+	if (PG_ARGISNULL(argno))
+		return PointerGetDatum(construct_empty_array(REGCLASSOID));
+	arr = PG_GETARG_ARRAYTYPE_P(argno);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tables must be a one-dimensional array")));
+	deconstruct_array(arr, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, &elem_nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		Oid			relid;
+		char		relkind;
+
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("tables must not contain nulls")));
+		relid = DatumGetObjectId(elems[i]);
+		relkind = get_rel_relkind(relid);
+		if (relkind == '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation with OID %u does not exist", relid)));
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a table", get_rel_name(relid)),
+					 errdetail("A projection's tables are the ordinary tables its handler maintains.")));
+		if (get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is a temporary table", get_rel_name(relid)),
+					 errdetail("A projection outlives the session that creates it; its tables must too.")));
+		for (j = 0; j < i; j++)
+			if (DatumGetObjectId(elems[j]) == relid)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("table \"%s\" is listed twice", get_rel_name(relid))));
+	}
+	return PointerGetDatum(construct_array(elems, n, REGCLASSOID, sizeof(Oid),
+										   true, TYPALIGN_INT));
+}
+
+PG_FUNCTION_INFO_V1(es_create_projection);
+
+/*
+ * es.create_projection(name, handler, event_types, async, tables):
+ * register an inline projection and back-fill it from the history.
+ */
+Datum
+es_create_projection(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {TEXTOID, TEXTOID, TEXTARRAYOID,
+	REGCLASSARRAYOID, OIDOID};
+	text	   *name = check_name(fcinfo);
+	Oid			handler;
+	Datum		tables;
+	Oid			caller = GetUserId();
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	EsUserSwitch save;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("handler must not be null")));
+	handler = PG_GETARG_OID(1);
+	check_handler(handler);
+	check_event_types(fcinfo, 2);
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("async must not be null")));
+	if (PG_GETARG_BOOL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("asynchronous projections are not supported yet"),
+				 errhint("Create the projection with async => false: its handler then runs inside every appending transaction.")));
+	tables = check_tables(fcinfo, 4);
+
+	values[0] = PointerGetDatum(name);
+	values[1] = CStringGetTextDatum(format_procedure_qualified(handler));
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
+	values[3] = tables;
+	values[4] = ObjectIdGetDatum(caller);
+
+	es_become_owner(&save);
+	PG_TRY();
+	{
+		EsProjection p;
+
+		/*
+		 * Wait for appends in flight and hold new ones off until commit:
+		 * every event is then either in the back-fill or fires the
+		 * projection (appenders re-read the registry after the lock).
+		 */
+		LockRelationOid(es_relid("events", false), ShareLock);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (es_run_plan(es_keep_plan(&plan_insert,
+									 "INSERT INTO es.projections_registry AS r"
+									 " (name, handler, event_types, async, tables, owner)"
+									 " VALUES ($1, $2, $3, false, $4, $5::pg_catalog.regrole)"
+									 " ON CONFLICT (name) DO NOTHING RETURNING r.name",
+									 5, argtypes),
+						values, nulls, false, 0, SPI_OK_INSERT_RETURNING) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("projection \"%s\" already exists", text_to_cstring(name)),
+					 errhint("Drop it first with es.drop_projection(), or choose another name.")));
+		registry_relid = es_relid("projections_registry", false);
+		CacheInvalidateRelcacheByRelid(registry_relid);
+
+		fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
+						values[3]);
+		(void) replay_history(&p);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
+	PG_RETURN_VOID();
+}
+
+/*
+ * Look up a projection by name for a change by the caller: raise if it
+ * does not exist or the caller is not its owner (or a member of it, or a
+ * superuser).  Locks the registry row.  Inside SPI, as the owner.
+ */
+static void
+lookup_for_change(text *name, Oid caller, EsProjection *p)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	Datum		values[1];
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	bool		types_isnull;
+	Oid			owner;
+	Datum		types;
+
+	values[0] = PointerGetDatum(name);
+	if (es_run_plan(es_keep_plan(&plan_lookup,
+								 "SELECT r.name, r.handler, r.event_types, r.tables,"
+								 " r.owner::pg_catalog.oid"
+								 " FROM es.projections_registry r"
+								 " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+								 1, argtypes),
+					values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("projection \"%s\" does not exist", text_to_cstring(name))));
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
+	if (!has_privs_of_role(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of projection \"%s\"", text_to_cstring(name)),
+				 errdetail("Only the role that created a projection, its members and superusers may drop or rebuild it.")));
+	types = SPI_getbinval(tup, desc, 3, &types_isnull);
+	fill_projection(p, SPI_getbinval(tup, desc, 1, &isnull),
+					SPI_getbinval(tup, desc, 2, &isnull),
+					types, types_isnull,
+					SPI_getbinval(tup, desc, 4, &isnull));
+}
+
+PG_FUNCTION_INFO_V1(es_drop_projection);
+
+/* es.drop_projection(name): stop a projection; its tables stay. */
+Datum
+es_drop_projection(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	text	   *name = check_name(fcinfo);
+	Oid			caller = GetUserId();
+	EsUserSwitch save;
+
+	es_become_owner(&save);
+	PG_TRY();
+	{
+		EsProjection p;
+		Datum		values[1];
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		lookup_for_change(name, caller, &p);
+		values[0] = PointerGetDatum(name);
+		es_run_plan(es_keep_plan(&plan_delete,
+								 "DELETE FROM es.projections_registry r"
+								 " WHERE r.name OPERATOR(pg_catalog.=) $1",
+								 1, argtypes),
+					values, NULL, false, 0, SPI_OK_DELETE);
+		registry_relid = es_relid("projections_registry", false);
+		CacheInvalidateRelcacheByRelid(registry_relid);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
+	PG_RETURN_VOID();
+}
+
+/* TRUNCATE the projection's tables as the caller (their privileges apply). */
+static void
+empty_tables(const EsProjection *p)
+{
+	StringInfoData sql;
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			i;
+	int			rc;
+
+	initStringInfo(&sql);
+	appendStringInfoString(&sql, "TRUNCATE TABLE ");
+	for (i = 0; i < p->ntables; i++)
+	{
+		char	   *relname = get_rel_name(p->tables[i]);
+
+		if (relname == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("table with OID %u of projection \"%s\" does not exist",
+							p->tables[i], p->name),
+					 errhint("Drop the projection and create it again with its current tables.")));
+		appendStringInfo(&sql, "%s%s", i > 0 ? ", " : "",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(p->tables[i])),
+													relname));
+	}
+	es_become_caller(&saved_userid, &saved_sec_context);
+	rc = SPI_execute(sql.data, false, 0);
+	es_restore_caller(saved_userid, saved_sec_context);
+	if (rc != SPI_OK_UTILITY)
+		elog(ERROR, "SPI_execute returned %s for \"%s\"",
+			 SPI_result_code_string(rc), sql.data);
+	pfree(sql.data);
+}
+
+PG_FUNCTION_INFO_V1(es_rebuild_projection);
+
+/*
+ * es.rebuild_projection(name): empty the projection's tables and replay
+ * the whole history through its handler; returns the events replayed.
+ */
+Datum
+es_rebuild_projection(PG_FUNCTION_ARGS)
+{
+	text	   *name = check_name(fcinfo);
+	Oid			caller = GetUserId();
+	EsUserSwitch save;
+	volatile int64 replayed = 0;
+
+	es_become_owner(&save);
+	PG_TRY();
+	{
+		EsProjection p;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		lookup_for_change(name, caller, &p);
+		if (p.ntables == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("projection \"%s\" has no tables to empty", p.name),
+					 errdetail("A rebuild empties the projection's tables and replays the history into them."),
+					 errhint("Drop the projection and create it again with tables => ARRAY[...]::regclass[].")));
+		if (!OidIsValid(p.handler))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("handler %s of projection \"%s\" does not exist",
+							p.handler_name, p.name),
+					 errhint("Create the function again, or drop the projection with es.drop_projection().")));
+
+		/*
+		 * TRUNCATE takes ACCESS EXCLUSIVE locks on the tables: it waits for
+		 * appenders whose handlers already ran, and the trigger holds new
+		 * ones off until we commit.
+		 */
+		empty_tables(&p);
+		replayed = replay_history(&p);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
+	PG_RETURN_INT64(replayed);
+}
