@@ -11,6 +11,7 @@ OBJS = \
 	src/append.o \
 	src/read.o \
 	src/upcast.o \
+	src/upcast_rules.o \
 	src/immutable.o
 
 # The install script of this version is generated from one hand-edited file;

@@ -8,6 +8,8 @@
  *	 append.c		es.append
  *	 read.c			es.stream_version, es.read_stream
  *	 immutable.c	the trigger that keeps es.events append-only
+ *	 upcast.c		the upcaster registry, its cache, es.upcast
+ *	 upcast_rules.c	the declarative upcaster rules
  *	 catalog.c		owner identity, kept SPI plans, cache invalidation
  */
 #include "postgres.h"
@@ -16,6 +18,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "upcast.h"
 
 PG_MODULE_MAGIC;
 
@@ -26,4 +29,5 @@ void
 _PG_init(void)
 {
 	es_catalog_init();
+	es_upcast_init();
 }
