@@ -14,6 +14,9 @@ SELECT * FROM es.upcast('Deposited', 1, '{"amount": 5}');
 ------------------------------------------------------------------------
 SELECT es.register_upcaster('Renamed', 1, '[{"op": "rename", "field": "amount", "to": "value"}]');
 SELECT * FROM es.upcast('Renamed', 1, '{"amount": 12345678901234567890.123456789, "note": "x"}');
+-- untouched values, containers included, come through exactly
+SELECT data FROM es.upcast('Renamed', 1,
+    '{"amount": 1, "tags": ["a", {"b": [1, 2.50, {"c": null}]}], "n": null, "o": {"x": {}}, "": false}');
 -- a nested field renamed in its own object
 SELECT es.register_upcaster('RenamedDeep', 1,
     '[{"op": "rename", "field": ["address", "zip"], "to": "postcode"}]');
@@ -289,6 +292,17 @@ CREATE OR REPLACE FUNCTION public.returns_array(data jsonb) RETURNS jsonb
 SELECT es.upcast_generation() <> :g2 AS changed_by_replace;
 SELECT * FROM es.upcast('Fn', 1, '{"a": 1}');
 
+-- A function upcaster that reads upcast events itself (a chain inside a
+-- chain) gets them upcast too.
+SELECT es.append('inner-1', 0, es.event('Renamed', '{"amount": 42}', schema_version => 1));
+CREATE FUNCTION public.peek(data jsonb) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT data || jsonb_build_object('inner', (SELECT r.data FROM es.read_stream('inner-1') r))
+$$;
+SELECT es.register_upcaster('Peeking', 1, fn => 'public.peek(jsonb)');
+SELECT es.append('outer-1', 0, es.event('Peeking', '{"a": 1}', schema_version => 1),
+                               es.event('Peeking', '{"a": 2}', schema_version => 1));
+SELECT stream_version, data FROM es.read_stream('outer-1');
+
 -- Direct use: bad input.
 SELECT pg_temp.try($$SELECT * FROM es.upcast(NULL, 1, '{}')$$);
 SELECT pg_temp.try($$SELECT * FROM es.upcast('A', NULL, '{}')$$);
@@ -314,7 +328,7 @@ DROP EXTENSION event_sourcing;
 DROP SCHEMA app CASCADE;
 DROP FUNCTION public.deposited_v2_to_v3(jsonb), public.returns_array(jsonb),
     public.wrong_arg(json), public.two_args(jsonb, int), public.wrong_ret(jsonb),
-    public.set_ret(jsonb);
+    public.set_ret(jsonb), public.peek(jsonb);
 DROP PROCEDURE public.a_proc(jsonb);
 DROP AGGREGATE public.an_agg(jsonb);
 DROP ROLE es_reader;

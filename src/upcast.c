@@ -98,6 +98,16 @@ typedef struct UpcastCache
 } UpcastCache;
 
 static UpcastCache *cache = NULL;
+
+/*
+ * Scratch memory for one chain, reset after each row: rebuilding a jsonb
+ * allocates several times its size, and a context that grows and shrinks
+ * by megabytes per batch of rows costs more than the work itself.  A chain
+ * that runs inside another (a user function reading events) uses its
+ * caller's context instead.
+ */
+static MemoryContext scratch_cxt = NULL;
+static int	chain_depth = 0;
 static uint64 inval_count = 0;
 static Oid	upcasters_relid = InvalidOid;
 static SPIPlanPtr plan_load = NULL;
@@ -578,7 +588,14 @@ run_chain(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 		  text **type_out, int32 *version, Datum *data)
 {
 	ErrorContextCallback errcb;
+	MemoryContext result_cxt = CurrentMemoryContext;
+	bool		use_scratch = (chain_depth == 0);
+	Jsonb	   *result;
 
+	if (scratch_cxt == NULL)
+		scratch_cxt = AllocSetContextCreate(TopMemoryContext,
+											"es upcast scratch",
+											ALLOCSET_DEFAULT_SIZES);
 	info->type = t->key.data;
 	info->typelen = t->key.len;
 	info->version = *version;
@@ -588,17 +605,37 @@ run_chain(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 	error_context_stack = &errcb;
 
 	c->pins++;
+	chain_depth++;
 	PG_TRY();
 	{
+		if (use_scratch)
+			MemoryContextSwitchTo(scratch_cxt);
 		run_steps(c, t, info, type_out, version, data);
+		MemoryContextSwitchTo(result_cxt);
 	}
 	PG_CATCH();
 	{
+		MemoryContextSwitchTo(result_cxt);
+		chain_depth--;
 		c->pins--;
 		release_if_unused(c);
+		if (use_scratch)
+			MemoryContextReset(scratch_cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+
+	/* the results into the caller's context, then forget the scratch */
+	if (use_scratch)
+	{
+		result = DatumGetJsonbP(*data);
+		*data = PointerGetDatum(memcpy(palloc(VARSIZE(result)), result, VARSIZE(result)));
+		if (*type_out != NULL)
+			*type_out = (text *) memcpy(palloc(VARSIZE(*type_out)), *type_out,
+										VARSIZE(*type_out));
+		MemoryContextReset(scratch_cxt);
+	}
+	chain_depth--;
 	c->pins--;
 	release_if_unused(c);
 

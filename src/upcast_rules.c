@@ -28,9 +28,10 @@
  *
  * The data is edited as a tree of objects that are expanded only where a
  * rule reaches into them; every other value stays a JsonbValue (a scalar,
- * or a jbvBinary container pointing into the stored document) until the
- * result is rebuilt with pushJsonbValue, which also sorts the keys the way
- * jsonb requires.  Numbers stay numeric throughout.
+ * or a jbvBinary container pointing into the stored document).  The result
+ * is handed to JsonbValueToJsonb as a JsonbValue object tree with its keys
+ * sorted; containers no rule touched are unpacked with pushJsonbValue.
+ * Numbers stay numeric (the stored numeric datums) throughout.
  */
 #include "postgres.h"
 
@@ -755,35 +756,79 @@ es_rules_apply(const EsRules *rules, EsDoc *doc, const char *type,
 	}
 }
 
-/* Push an edited object, recursively; returns it when it is the outermost. */
-static JsonbValue *
-push_object(JsonbParseState **state, EditObject *o)
+/*
+ * jsonb's order of object keys: shorter first, then bytewise.  (jsonb_util.c
+ * keeps its comparator static; this is the documented on-disk order.)
+ */
+static inline int
+key_order(const JsonbPair *a, const JsonbPair *b)
 {
+	int			la = a->key.val.string.len;
+	int			lb = b->key.val.string.len;
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(a->key.val.string.val, b->key.val.string.val, la);
+}
+
+/* A stored container as a JsonbValue tree, which convertToJsonb accepts. */
+static JsonbValue *
+container_tree(JsonbContainer *jc)
+{
+	JsonbParseState *state = NULL;
+	JsonbIterator *it = JsonbIteratorInit(jc);
+	JsonbValue	v;
+	JsonbValue *res = NULL;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	return res;
+}
+
+/*
+ * An edited object as a JsonbValue tree with its keys in jsonb order.
+ * Pairs are nearly sorted already (expanded in order, a few keys edited),
+ * so an insertion sort does little work.
+ */
+static void
+object_tree(EditObject *o, JsonbValue *out)
+{
+	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * Max(o->npairs, 1));
 	int			i;
 
-	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 	for (i = 0; i < o->npairs; i++)
 	{
 		EditPair   *p = &o->pairs[i];
-		JsonbValue	key;
+		JsonbPair	pair;
+		int			j;
 
-		key.type = jbvString;
-		key.val.string.val = (char *) p->key;
-		key.val.string.len = p->keylen;
-		pushJsonbValue(state, WJB_KEY, &key);
+		pair.key.type = jbvString;
+		pair.key.val.string.val = (char *) p->key;
+		pair.key.val.string.len = p->keylen;
+		pair.order = i;
 		if (p->value.obj != NULL)
-			push_object(state, p->value.obj);
+			object_tree(p->value.obj, &pair.value);
+		else if (p->value.val.type == jbvBinary)
+			pair.value = *container_tree(p->value.val.val.binary.data);
 		else
-			pushJsonbValue(state, WJB_VALUE, &p->value.val);
+			pair.value = p->value.val;
+
+		for (j = i; j > 0 && key_order(&pairs[j - 1], &pair) > 0; j--)
+			pairs[j] = pairs[j - 1];
+		pairs[j] = pair;
 	}
-	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+	out->type = jbvObject;
+	out->val.object.nPairs = o->npairs;
+	out->val.object.pairs = pairs;
 }
 
 /* The edited document as jsonb. */
 Jsonb *
 es_doc_close(EsDoc *doc)
 {
-	JsonbParseState *state = NULL;
+	JsonbValue	root;
 
-	return JsonbValueToJsonb(push_object(&state, doc->root));
+	object_tree(doc->root, &root);
+	return JsonbValueToJsonb(&root);
 }
