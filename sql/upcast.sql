@@ -303,6 +303,15 @@ SELECT es.append('outer-1', 0, es.event('Peeking', '{"a": 1}', schema_version =>
                                es.event('Peeking', '{"a": 2}', schema_version => 1));
 SELECT stream_version, data FROM es.read_stream('outer-1');
 
+-- Rows written into the registry directly (by its owner, or by a restore's
+-- COPY) reach the compiled registry too.
+SELECT * FROM es.upcast('Direct', 1, '{}');
+INSERT INTO es.upcasters (event_type, from_version, rules)
+    VALUES ('Direct', 1, '[{"op": "set", "field": "d", "value": true}]');
+SELECT * FROM es.upcast('Direct', 1, '{}');
+TRUNCATE es.upcasters;
+SELECT * FROM es.upcast('Direct', 1, '{}');
+
 -- Direct use: bad input.
 SELECT pg_temp.try($$SELECT * FROM es.upcast(NULL, 1, '{}')$$);
 SELECT pg_temp.try($$SELECT * FROM es.upcast('A', NULL, '{}')$$);
