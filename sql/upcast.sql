@@ -225,6 +225,8 @@ SELECT pg_temp.try($$SELECT es.register_upcaster('V', 1, fn => 'public.set_ret(j
 SELECT pg_temp.try($$SELECT es.register_upcaster('V', 1, fn => 'public.a_proc(jsonb)')$$);
 SELECT pg_temp.try($$SELECT es.register_upcaster('V', 1, fn => 'public.an_agg(jsonb)')$$);
 SELECT pg_temp.try($$SELECT es.register_upcaster('V', 1, fn => 'public.nope(jsonb)')$$);
+CREATE FUNCTION pg_temp.temp_fn(data jsonb) RETURNS jsonb LANGUAGE sql AS 'SELECT data';
+SELECT pg_temp.try($$SELECT es.register_upcaster('V', 1, fn => 'pg_temp.temp_fn(jsonb)')$$);
 SELECT pg_temp.try($$SELECT es.register_upcaster('V', 1, fn => 0)$$);
 -- a second step from the same version; a gap after the chain's end
 SELECT pg_temp.try($$SELECT es.register_upcaster('Deposited', 2, '[]')$$);

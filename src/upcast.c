@@ -779,6 +779,12 @@ check_upcaster_function(Oid fn)
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("upcaster function %s must return type jsonb", display),
 				 proc->proretset ? errdetail("It returns a set.") : 0));
+	if (isAnyTempNamespace(proc->pronamespace))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("upcaster function %s must not be a temporary function",
+						NameStr(proc->proname)),
+				 errdetail("Other sessions read the same events and could not call it.")));
 	qualified = quote_qualified_identifier(get_namespace_name(proc->pronamespace),
 										   NameStr(proc->proname));
 	ReleaseSysCache(tup);
