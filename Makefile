@@ -11,6 +11,7 @@ OBJS = \
 	src/append.o \
 	src/read.o \
 	src/upcast.o \
+	src/upcast_rules.o \
 	src/reducer.o \
 	src/rules.o \
 	src/fold.o \

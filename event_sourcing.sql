@@ -141,13 +141,112 @@ COMMENT ON FUNCTION es.read_stream(text, bigint, bigint, boolean) IS
     'A stream''s events in version order (backwards: reverse order) from an inclusive from_version, at most max_count of them';
 
 ------------------------------------------------------------------------
+-- Upcasting
+------------------------------------------------------------------------
+
+-- The registry: one row per step, version from_version of event_type to
+-- from_version + 1, by rules or by a function.  The function is recorded by
+-- its qualified name (its signature is always (jsonb)), not by OID: OIDs do
+-- not survive pg_dump, and pg_upgrade refuses reg* columns in user tables.
+CREATE TABLE es.upcasters (
+    event_type    text        NOT NULL,
+    from_version  integer     NOT NULL
+                  CHECK (from_version >= 1 AND from_version < 2147483647),
+    rules         jsonb,
+    fn            text,
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT upcasters_pkey PRIMARY KEY (event_type, from_version),
+    CONSTRAINT upcasters_rules_or_fn CHECK ((rules IS NULL) <> (fn IS NULL))
+);
+
+COMMENT ON TABLE es.upcasters IS
+    'Upcaster steps: version from_version of event_type becomes from_version + 1; write it with es.register_upcaster';
+COMMENT ON COLUMN es.upcasters.fn IS
+    'Qualified name of a function (data jsonb) RETURNS jsonb, resolved when the registry is loaded';
+
+SELECT pg_catalog.pg_extension_config_dump('es.upcasters', '');
+
+CREATE FUNCTION es.upcasters_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_upcasters_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.upcasters_changed() IS
+    'Trigger function: any change to es.upcasters invalidates every backend''s compiled registry';
+
+CREATE TRIGGER upcasters_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON es.upcasters
+    FOR EACH STATEMENT EXECUTE FUNCTION es.upcasters_changed();
+
+CREATE FUNCTION es.register_upcaster(
+    event_type   text,
+    from_version integer,
+    rules        jsonb        DEFAULT NULL,
+    fn           regprocedure DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_register_upcaster'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.register_upcaster(text, integer, jsonb, regprocedure) IS
+    'Registers the step from version from_version of an event type to from_version + 1: declarative rules, or a function (data jsonb) RETURNS jsonb';
+
+CREATE FUNCTION es.unregister_upcaster(
+    event_type   text,
+    from_version integer DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_unregister_upcaster'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.unregister_upcaster(text, integer) IS
+    'Removes the last step of an event type''s upcaster chain, or with from_version NULL the whole chain';
+
+CREATE FUNCTION es.upcast(
+    INOUT event_type     text,
+    INOUT schema_version integer,
+    INOUT data           jsonb)
+AS 'MODULE_PATHNAME', 'es_upcast'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION es.upcast(text, integer, jsonb) IS
+    'What an event stored with this type, schema version and data reads as: the registered upcasters applied';
+
+CREATE FUNCTION es.upcast_generation()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_upcast_generation_sql'
+LANGUAGE C STABLE;
+
+COMMENT ON FUNCTION es.upcast_generation() IS
+    'A hash of the upcaster definitions and the functions they call: equal in every session for equal definitions, 0 when none is registered';
+
+CREATE VIEW es.upcaster_chains AS
+SELECT u.event_type,
+       pg_catalog.min(u.from_version) AS first_version,
+       pg_catalog.max(u.from_version) OPERATOR(pg_catalog.+) 1 AS latest_version,
+       pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+           'from_version', u.from_version,
+           'to_version', u.from_version OPERATOR(pg_catalog.+) 1,
+           'to_type', COALESCE(
+               (SELECT r OPERATOR(pg_catalog.->>) 'to'
+                FROM pg_catalog.jsonb_array_elements(u.rules) AS r
+                WHERE r OPERATOR(pg_catalog.->>) 'op' OPERATOR(pg_catalog.=) 'rename_type'),
+               u.event_type),
+           'rules', u.rules,
+           'function', u.fn OPERATOR(pg_catalog.||) '(jsonb)')
+         ORDER BY u.from_version) AS steps
+FROM es.upcasters u
+GROUP BY u.event_type;
+
+COMMENT ON VIEW es.upcaster_chains IS
+    'Each event type''s upcaster chain: its steps in order and the latest schema version';
+
+------------------------------------------------------------------------
 -- Folding: reducers, snapshots, es.fold
 ------------------------------------------------------------------------
 
 CREATE TABLE es.reducers (
     name           text        NOT NULL,
     initial_state  jsonb       NOT NULL,
-    apply          regprocedure,
+    apply          text,
     rules          jsonb,
     snapshot_every integer     CHECK (snapshot_every >= 1),
     owner          regrole     NOT NULL,
@@ -160,6 +259,8 @@ CREATE TABLE es.reducers (
 
 COMMENT ON TABLE es.reducers IS
     'Registered reducers; write them with es.create_reducer / es.drop_reducer';
+COMMENT ON COLUMN es.reducers.apply IS
+    'Qualified signature of the reducer function, resolved when the reducer is loaded (text, not regprocedure: OIDs do not survive a dump, and pg_upgrade refuses regprocedure columns)';
 
 SELECT pg_catalog.pg_extension_config_dump('es.reducers', '');
 
@@ -409,3 +510,8 @@ REVOKE ALL ON FUNCTION es.fold_agg_step(internal, es.events, text) FROM PUBLIC;
 GRANT USAGE ON SCHEMA es TO PUBLIC;
 GRANT SELECT ON es.snapshot_coverage TO PUBLIC;
 GRANT SELECT ON es.projections TO PUBLIC;
+-- Upcasters run as whoever reads: registering one is the owner's decision.
+REVOKE ALL ON FUNCTION es.upcasters_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.register_upcaster(text, integer, jsonb, regprocedure) FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.unregister_upcaster(text, integer) FROM PUBLIC;
+GRANT SELECT ON es.upcaster_chains TO PUBLIC;

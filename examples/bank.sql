@@ -69,14 +69,17 @@ COMMENT ON FUNCTION bank.load(text) IS 'The current state of an account; P0002 w
 CREATE FUNCTION bank.check_amount(amount numeric) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF amount IS NULL OR amount <= 0 THEN
+    IF amount IS NULL THEN
+        RAISE EXCEPTION 'amount must not be null' USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF amount <= 0 THEN
         RAISE EXCEPTION 'amount must be positive'
             USING ERRCODE = 'check_violation',
-                  DETAIL = format('The amount is %s.', coalesce(amount::text, 'null'));
+                  DETAIL = format('The amount is %s.', amount);
     END IF;
 END $$;
 
-COMMENT ON FUNCTION bank.check_amount(numeric) IS 'Refuses a NULL, zero or negative amount (23514)';
+COMMENT ON FUNCTION bank.check_amount(numeric) IS 'Refuses a NULL (22004), zero or negative (23514) amount';
 
 ------------------------------------------------------------------------
 -- Commands

@@ -1,7 +1,9 @@
 -- es.append: versions, conflicts, idempotent retries, atomic batches
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 
 -- A new stream (expected version 0) starts at version 1.
 SELECT es.append('account-1', 0,

@@ -2,7 +2,9 @@
 -- a fitting SQLSTATE, and nothing is written.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 
 SELECT es.append('s-1', 0, es.event('Created', '{}'));
 

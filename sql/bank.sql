@@ -1,7 +1,9 @@
 -- The bank account example (examples/bank.sql)
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 SET timezone = 'UTC';
 SET client_min_messages = warning;
 DROP SCHEMA IF EXISTS bank CASCADE;

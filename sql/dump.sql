@@ -3,7 +3,9 @@
 -- real dump and restore).
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 
 SELECT c::regclass::text AS config_relation, cond
 FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(c, cond)

@@ -1,7 +1,9 @@
 -- es.fold with function reducers; snapshots; as_of; es.fold_agg
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 SET timezone = 'UTC';
 
 -- A reducer in SQL: the account balance, in exact numeric arithmetic.
@@ -190,7 +192,6 @@ SELECT pg_temp.try($$SELECT es.fold('acct-1', 'labelled')$$);
 SET search_path = app, public;
 SELECT es.fold('acct-1', 'labelled');
 RESET search_path;
-DROP SCHEMA app CASCADE;
 
 -- Reducers belong to their creator; callers need EXECUTE on the function;
 -- the function runs as the caller.

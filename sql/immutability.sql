@@ -1,7 +1,9 @@
 -- es.events is append-only for every role, superusers included.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 
 SELECT es.append('s-1', 0, es.event('Created', '{"v": 1}'));
 

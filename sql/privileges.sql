@@ -2,7 +2,9 @@
 -- and cannot write (or forge versions in) the tables directly.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS es_app;

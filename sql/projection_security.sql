@@ -1,7 +1,9 @@
 -- Who may register, drop and rebuild projections, and as whom handlers run.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 \set SHOW_CONTEXT never
 
 SET client_min_messages = warning;

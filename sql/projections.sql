@@ -2,7 +2,9 @@
 -- appending transaction, back-filled on creation, rebuilt from history.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 \set SHOW_CONTEXT never
 
 -- A read model and its handler; the handler names its table unqualified

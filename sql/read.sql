@@ -1,7 +1,9 @@
 -- es.stream_version and es.read_stream
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 
 SELECT es.append('order-1', 0, VARIADIC (
     SELECT array_agg(es.event('Step', jsonb_build_object('n', i)) ORDER BY i)

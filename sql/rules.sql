@@ -1,7 +1,9 @@
 -- Declarative reducers: the rule language, evaluated in C
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
+\set ECHO none
 \i :setup
+\set ECHO all
 SET timezone = 'UTC';
 
 -- The BankAccount of the guide, TransferCompleted included.

@@ -7,11 +7,12 @@
  *	 uuid7.c		time-ordered event ids
  *	 append.c		es.append
  *	 read.c			es.stream_version, es.read_stream
- *	 upcast.c		old event versions read as the latest
  *	 reducer.c		the reducer registry and its cache
  *	 rules.c		declarative reducers
  *	 fold.c			es.fold, es.snapshot, es.fold_agg
  *	 immutable.c	the trigger that keeps es.events append-only
+ *	 upcast.c		the upcaster registry, its cache, es.upcast
+ *	 upcast_rules.c	the declarative upcaster rules
  *	 projection.c	projections: handlers run from a trigger, rebuilds
  *	 catalog.c		owner identity, kept SPI plans, cache invalidation
  */
@@ -22,6 +23,7 @@
 #include "event_sourcing.h"
 #include "catalog.h"
 #include "reducer.h"
+#include "upcast.h"
 #include "projection.h"
 
 PG_MODULE_MAGIC;
@@ -33,6 +35,7 @@ void
 _PG_init(void)
 {
 	es_catalog_init();
+	es_upcast_init();
 	es_reducer_init();
 	es_projection_init();
 }

@@ -145,10 +145,12 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	f->state_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
 	f->spare_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
 	f->row_cxt = AllocSetContextCreate(parent, "es fold event", ALLOCSET_DEFAULT_SIZES);
-	if (OidIsValid(reducer->apply))
+	if (reducer->apply_name != NULL)
 	{
 		MemoryContext old;
 
+		if (!OidIsValid(reducer->apply))
+			(void) es_reducer_fingerprint(reducer); /* reports the missing function */
 		/* the executor would check EXECUTE; calling through fmgr does not */
 		if (pg_proc_aclcheck(reducer->apply, caller, ACL_EXECUTE) != ACLCHECK_OK)
 			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(reducer->apply));

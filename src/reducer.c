@@ -66,11 +66,20 @@ reducer_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		cache_valid = false;
 }
 
-/* Register the invalidation callback once per backend. */
+/* Mark the cache stale when a function changes (its OID may be reused). */
+static void
+reducer_proc_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+					  uint32 hashvalue pg_attribute_unused())
+{
+	cache_valid = false;
+}
+
+/* Register the invalidation callbacks once per backend. */
 void
 es_reducer_init(void)
 {
 	CacheRegisterRelcacheCallback(reducer_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(PROCOID, reducer_proc_callback, (Datum) 0);
 }
 
 /* Replace a stale cache by an empty one; free the old one when unpinned. */
@@ -183,8 +192,9 @@ es_reducer_lookup(text *name_text)
 
 	arg = PointerGetDatum(name_text);
 	if (es_run_plan(es_keep_plan(&plan_lookup,
-								 "SELECT r.initial_state, r.apply::pg_catalog.oid, r.rules,"
-								 " r.snapshot_every, r.revision, r.owner::pg_catalog.oid"
+								 "SELECT r.initial_state,"
+								 " pg_catalog.to_regprocedure(r.apply)::pg_catalog.oid, r.rules,"
+								 " r.snapshot_every, r.revision, r.owner::pg_catalog.oid, r.apply"
 								 " FROM es.reducers r WHERE r.name OPERATOR(pg_catalog.=) $1",
 								 1, argtypes),
 					&arg, NULL, true, 1, SPI_OK_SELECT) == 0)
@@ -201,6 +211,8 @@ es_reducer_lookup(text *name_text)
 	entry->reducer.initial_state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull));
 	value = SPI_getbinval(tup, desc, 2, &isnull);
 	entry->reducer.apply = isnull ? InvalidOid : DatumGetObjectId(value);
+	value = SPI_getbinval(tup, desc, 7, &isnull);
+	entry->reducer.apply_name = isnull ? NULL : TextDatumGetCString(value);
 	value = SPI_getbinval(tup, desc, 3, &isnull);
 	entry->reducer.rules = isnull ? NULL
 		: es_rules_compile(name, DatumGetJsonbP(value));
@@ -218,15 +230,17 @@ es_reducer_fingerprint(const EsReducer *reducer)
 {
 	uint64		h = hash_combine64((uint64) reducer->revision, es_upcast_generation());
 
-	if (OidIsValid(reducer->apply))
+	if (reducer->apply_name != NULL)
 	{
-		HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(reducer->apply));
+		HeapTuple	tup = OidIsValid(reducer->apply)
+			? SearchSysCache1(PROCOID, ObjectIdGetDatum(reducer->apply)) : NULL;
 
 		if (!HeapTupleIsValid(tup))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("the function of reducer \"%s\" no longer exists", reducer->name),
-					 errhint("Create the reducer again with es.create_reducer().")));
+					 errmsg("function %s of reducer \"%s\" does not exist",
+							reducer->apply_name, reducer->name),
+					 errhint("Create the function again, or the reducer with es.create_reducer().")));
 		h = hash_combine64(h, (uint64) reducer->apply);
 		h = hash_combine64(h, (uint64) HeapTupleHeaderGetRawXmin(tup->t_data));
 		ReleaseSysCache(tup);
@@ -305,7 +319,7 @@ PG_FUNCTION_INFO_V1(es_create_reducer);
 Datum
 es_create_reducer(PG_FUNCTION_ARGS)
 {
-	static const Oid upsert_types[] = {TEXTOID, JSONBOID, REGPROCEDUREOID, JSONBOID,
+	static const Oid upsert_types[] = {TEXTOID, JSONBOID, TEXTOID, JSONBOID,
 	INT4OID, OIDOID};
 	static const Oid name_type[] = {TEXTOID};
 	char	   *name = reducer_name_arg(fcinfo, 0);
@@ -340,7 +354,8 @@ es_create_reducer(PG_FUNCTION_ARGS)
 
 	values[0] = CStringGetTextDatum(name);
 	values[1] = PG_GETARG_DATUM(1);
-	values[2] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	values[2] = PG_ARGISNULL(2) ? (Datum) 0
+		: CStringGetTextDatum(format_procedure_qualified(PG_GETARG_OID(2)));
 	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
 	values[3] = PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3);
 	nulls[3] = PG_ARGISNULL(3) ? 'n' : ' ';

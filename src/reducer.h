@@ -19,7 +19,8 @@ typedef struct EsReducer
 	char	   *name;
 	int64		revision;		/* bumped by every create_reducer */
 	Jsonb	   *initial_state;
-	Oid			apply;			/* function reducer, or InvalidOid */
+	char	   *apply_name;		/* function reducer: its qualified signature */
+	Oid			apply;			/* ... and its OID (InvalidOid: it is gone) */
 	struct EsRules *rules;		/* compiled rules, or NULL */
 	int32		snapshot_every; /* 0: no snapshots */
 	Oid			owner;

@@ -8,6 +8,9 @@
 
 #include "fmgr.h"
 
+/* Register the registry cache's invalidation callbacks; from _PG_init. */
+extern void es_upcast_init(void);
+
 /*
  * Upcast one es.events row in place (values / nulls in EsEventColumn
  * order): when an upcaster chain applies to its event type and schema

@@ -1,8 +1,10 @@
--- Included by every regression test: a fresh extension, and a helper that
+-- Included by every regression test: a fresh extension (and no schema
+-- "app" left by an earlier test), and a helper that
 -- runs a statement and shows how it failed (SQLSTATE, message, detail,
 -- constraint) or 'ok', keeping the surrounding transaction usable.
 SET client_min_messages = warning;
 DROP EXTENSION IF EXISTS event_sourcing CASCADE;
+DROP SCHEMA IF EXISTS app CASCADE;
 CREATE EXTENSION event_sourcing;
 CREATE OR REPLACE FUNCTION pg_temp.try(sql text) RETURNS text
 LANGUAGE plpgsql AS $$

@@ -2,7 +2,8 @@
 # pg_dump / pg_restore into a fresh database keeps every event, every
 # stream and the position counter: the restored store is identical, new
 # appends continue the streams' versions, and global positions do not
-# restart.
+# restart.  The upcaster registry comes back too, its function included,
+# and events read upcast the same way.
 set -eu
 source "$(dirname "$0")/../lib.sh"
 
@@ -18,6 +19,10 @@ SELECT es.append('a-1', 1, VARIADIC (SELECT array_agg(es.event('Tick', jsonb_bui
                                      FROM generate_series(1, 50) i));
 SELECT es.append('b-1', NULL, es.event('Opened', '{}', occurred_at => '2001-02-03 04:05:06+00',
                                        schema_version => 3));
+CREATE FUNCTION public.tick_v3(data jsonb) RETURNS jsonb LANGUAGE sql
+    AS $$ SELECT data || jsonb_build_object('twice', (data->>'count')::numeric * 2) $$;
+SELECT es.register_upcaster('Tick', 1, '[{"op": "rename", "field": "n", "to": "count"}]');
+SELECT es.register_upcaster('Tick', 2, fn => 'public.tick_v3(jsonb)');
 SQL
 as_pg "$PG_BINDIR/pg_dump" -h "$PGHOST" -p "$PGPORT" -U postgres -Fc -f "$dir/src.dump" src
 as_pg "$PG_BINDIR/pg_restore" -h "$PGHOST" -p "$PGPORT" -U postgres --exit-on-error -d dst "$dir/src.dump"
@@ -26,6 +31,10 @@ snapshot=$(cat <<'SQL'
 SELECT md5(string_agg(e::text, ',' ORDER BY global_position)) FROM es.events e
 UNION ALL
 SELECT md5(string_agg(s::text, ',' ORDER BY stream_id)) FROM es.streams s
+UNION ALL
+SELECT md5(string_agg(c::text, ',' ORDER BY event_type)) FROM es.upcaster_chains c
+UNION ALL
+SELECT md5(string_agg(r::text, ',' ORDER BY stream_version)) FROM es.read_stream('a-1') r
 SQL
 )
 src=$(es_psql -d src -At -c "$snapshot")

@@ -1,0 +1,43 @@
+/*
+ * upcast_rules.h
+ *	  The declarative upcaster language: a JSON array of rules (rename, move,
+ *	  add, set, remove a field; rename the event type), checked and compiled
+ *	  once, then applied to event data in C.
+ */
+#ifndef ES_UPCAST_RULES_H
+#define ES_UPCAST_RULES_H
+
+#include "utils/jsonb.h"
+
+/* A compiled, checked list of rules. */
+typedef struct EsUpcastRules EsUpcastRules;
+
+/* An event's data while rules edit it. */
+typedef struct EsDoc EsDoc;
+
+/*
+ * Check a rules document and compile it into cxt (which must outlive the
+ * result; the document is copied there).  Bad rules are an error
+ * (SQLSTATE 22023) naming the rule.
+ */
+extern EsUpcastRules *es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt);
+
+/* The event type set by a rename_type rule, or NULL (length in *len). */
+extern const char *es_upcast_rules_new_type(const EsUpcastRules *rules, int *len);
+
+/* Start editing a JSON object; allocations go to the current context. */
+extern EsDoc *es_doc_open(Jsonb *data);
+
+/*
+ * Apply compiled rules to a document.  The event type (type, typelen: not
+ * NUL-terminated) and from_version name the step in error messages.  A
+ * rule that cannot apply raises an error; see upcast_rules.c for the
+ * policy.
+ */
+extern void es_upcast_rules_apply(const EsUpcastRules *rules, EsDoc *doc,
+						   const char *type, int typelen, int32 from_version);
+
+/* The edited document as a new jsonb value. */
+extern Jsonb *es_doc_close(EsDoc *doc);
+
+#endif							/* ES_UPCAST_RULES_H */
