@@ -15,4 +15,6 @@ trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
 es_cluster_start "$dir"
 echo "== a throwaway cluster is running on $PGHOST, port $PGPORT"
 echo
-es_psql -d postgres <examples/demo.sql
+# psql reads the demo from the repository (it includes examples/bank.sql)
+cd "$ES_ROOT"
+es_psql -d postgres -v pghost="$PGHOST" -v pgport="$PGPORT" <examples/demo.sql
