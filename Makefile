@@ -16,7 +16,8 @@ OBJS = \
 	src/rules.o \
 	src/fold.o \
 	src/immutable.o \
-	src/projection.o
+	src/projection.o \
+	src/log.o
 
 # The install script of this version is generated from one hand-edited file;
 # upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.

@@ -16,11 +16,23 @@
 
 -- The global position of every event, in the order positions are handed out
 -- (not necessarily the order transactions commit in).
+-- Keep its CACHE at 1 and never set it back: the gap-safe log (see
+-- "The global log" below) relies on positions growing in allocation order.
 CREATE SEQUENCE es.events_global_position_seq AS bigint;
+
+-- nextval() that also makes the transaction's first position visible to
+-- readers of the log as an advisory lock (see src/log.c).
+CREATE FUNCTION es.next_position(sequence regclass)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_next_position'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION es.next_position(regclass) IS
+    'Internal: the default of es.events.global_position; nextval() that locks a transaction''s first position until it ends, so that readers of the log wait for it';
 
 CREATE TABLE es.events (
     global_position bigint      NOT NULL
-                    DEFAULT nextval('es.events_global_position_seq'),
+                    DEFAULT es.next_position('es.events_global_position_seq'),
     stream_id       text        NOT NULL,
     stream_version  bigint      NOT NULL CHECK (stream_version >= 1),
     event_id        uuid        NOT NULL,
@@ -500,6 +512,119 @@ REVOKE ALL ON FUNCTION es.rebuild_projection(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.run_projections() FROM PUBLIC;
 
 ------------------------------------------------------------------------
+-- The global log: gap-safe reads in position order, subscriptions,
+-- wake-ups (src/log.c).
+------------------------------------------------------------------------
+
+-- The log is read in global_position order.  Every index costs appends
+-- a little: this one is what makes reading the log after a cursor cheap.
+CREATE UNIQUE INDEX events_global_position_key ON es.events (global_position);
+
+CREATE FUNCTION es.log_horizon()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_log_horizon'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.log_horizon() IS
+    'The first global position the log cannot hand out yet: every event below it is committed or will never exist';
+
+CREATE FUNCTION es.read_all(
+    after       bigint  DEFAULT 0,
+    max_count   bigint  DEFAULT 1000,
+    event_types text[]  DEFAULT NULL,
+    categories  text[]  DEFAULT NULL)
+RETURNS SETOF es.events
+AS 'MODULE_PATHNAME', 'es_read_all'
+LANGUAGE C VOLATILE ROWS 1000;
+
+COMMENT ON FUNCTION es.read_all(bigint, bigint, text[], text[]) IS
+    'The committed events after a global position, in position order, upcast, at most max_count (NULL: all), of the given event types (after upcasting) and stream categories; never skips an event committed late';
+
+-- Subscriptions: durable consumers of the log.  The registry is data, so
+-- a dump keeps every subscription's position.
+CREATE TABLE es.subscriptions_registry (
+    name        text        NOT NULL,
+    event_types text[],
+    categories  text[],
+    position    bigint      NOT NULL DEFAULT 0 CHECK (position >= 0),
+    owner       regrole     NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    acked_at    timestamptz,
+    CONSTRAINT subscriptions_registry_pkey PRIMARY KEY (name),
+    CONSTRAINT subscriptions_registry_name_check CHECK (name <> '')
+);
+
+COMMENT ON TABLE es.subscriptions_registry IS
+    'Subscriptions and their positions; read es.subscriptions, write through es.create_subscription / es.poll / es.drop_subscription';
+COMMENT ON COLUMN es.subscriptions_registry.position IS
+    'Every event at or below this global position has been delivered and acknowledged (committed)';
+COMMENT ON COLUMN es.subscriptions_registry.acked_at IS
+    'When the position last moved (the commit of a poll that returned or skipped events)';
+
+SELECT pg_catalog.pg_extension_config_dump('es.subscriptions_registry', '');
+
+CREATE FUNCTION es.create_subscription(
+    name        text,
+    event_types text[] DEFAULT NULL,
+    categories  text[] DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_create_subscription'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.create_subscription(text, text[], text[]) IS
+    'Creates a subscription at the beginning of the log, for the given event types (after upcasting) and stream categories (NULL: all)';
+
+CREATE FUNCTION es.drop_subscription(name text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_drop_subscription'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.drop_subscription(text) IS
+    'Removes a subscription and its position';
+
+CREATE FUNCTION es.poll(name text, max_count integer DEFAULT 100)
+RETURNS SETOF es.events
+AS 'MODULE_PATHNAME', 'es_poll'
+LANGUAGE C VOLATILE ROWS 100;
+
+COMMENT ON FUNCTION es.poll(text, integer) IS
+    'The subscription''s next events (at most max_count), gap-safe; its position moves past them in the caller''s transaction: commit acknowledges, rollback delivers them again. Concurrent pollers of one subscription take turns';
+
+CREATE FUNCTION es.wait(name text, timeout_ms integer DEFAULT 10000)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'es_wait'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.wait(text, integer) IS
+    'Waits in the server until the subscription has committed events to poll (true) or timeout_ms passes (false); appenders pay nothing for it';
+
+CREATE VIEW es.subscriptions AS
+SELECT r.name,
+       r.event_types,
+       r.categories,
+       r.position,
+       (SELECT pg_catalog.count(*) FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) r.position
+          AND (r.event_types IS NULL
+               OR e.event_type OPERATOR(pg_catalog.=) ANY (r.event_types)
+               OR e.event_type IN (SELECT u.event_type FROM es.upcasters u))
+          AND (r.categories IS NULL
+               OR pg_catalog.split_part(e.stream_id, '-', 1)
+                  OPERATOR(pg_catalog.=) ANY (r.categories))) AS events_behind,
+       (SELECT pg_catalog.now() OPERATOR(pg_catalog.-) e.recorded_at FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) r.position
+        ORDER BY e.global_position LIMIT 1) AS oldest_unconsumed_age,
+       r.owner,
+       r.created_at,
+       r.acked_at
+FROM es.subscriptions_registry r;
+
+COMMENT ON VIEW es.subscriptions IS
+    'Subscriptions: name, filters, position, lag (events_behind: committed events after the position that may match; oldest_unconsumed_age: how long the first event after the position has been waiting), owner';
+
+REVOKE ALL ON FUNCTION es.next_position(regclass) FROM PUBLIC;
+
+------------------------------------------------------------------------
 -- Privileges: callers need EXECUTE on the functions and nothing else.
 ------------------------------------------------------------------------
 
@@ -515,3 +640,4 @@ REVOKE ALL ON FUNCTION es.upcasters_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.register_upcaster(text, integer, jsonb, regprocedure) FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.unregister_upcaster(text, integer) FROM PUBLIC;
 GRANT SELECT ON es.upcaster_chains TO PUBLIC;
+GRANT SELECT ON es.subscriptions TO PUBLIC;

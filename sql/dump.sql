@@ -12,7 +12,8 @@ FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS u(c, cond)
 WHERE e.extname = 'event_sourcing'
 ORDER BY 1;
 
--- Only the indexes the queries need: the primary key and event id.
+-- Only the indexes the queries need: the primary key, event id, and the
+-- global position (the log reads in position order).
 SELECT indexrelid::regclass::text AS index, indisunique
 FROM pg_index WHERE indrelid IN ('es.events'::regclass, 'es.streams'::regclass)
 ORDER BY 1;

@@ -14,6 +14,7 @@
  *	 upcast.c		the upcaster registry, its cache, es.upcast
  *	 upcast_rules.c	the declarative upcaster rules
  *	 projection.c	projections: handlers run from a trigger, rebuilds
+ *	 log.c			the global log: es.read_all, subscriptions, wake-ups
  *	 catalog.c		owner identity, kept SPI plans, cache invalidation
  */
 #include "postgres.h"
@@ -25,6 +26,7 @@
 #include "reducer.h"
 #include "upcast.h"
 #include "projection.h"
+#include "log.h"
 
 PG_MODULE_MAGIC;
 
@@ -38,4 +40,5 @@ _PG_init(void)
 	es_upcast_init();
 	es_reducer_init();
 	es_projection_init();
+	es_log_init();
 }
