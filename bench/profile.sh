@@ -5,6 +5,7 @@
 # extension's script (A), then for the plain-SQL baseline (B).
 #
 #   bench/profile.sh [SECONDS]     writes bench/out/profile-{A,B}-{self,children}.txt
+#                                  and keeps bench/out/perf-{A,B}.data for perf report
 set -euo pipefail
 BENCH=$(cd "$(dirname "$0")" && pwd)
 source "$BENCH/../test/lib.sh"
@@ -40,12 +41,12 @@ for side in A B; do
     sleep 2
     pid=$(es_psql -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'bench' LIMIT 1")
     echo "== $side: perf record on backend $pid for $seconds s"
-    perf record -q -F 999 --call-graph dwarf,16384 -p "$pid" -o "$work/perf-$side.data" -- sleep "$seconds" 2>/dev/null
+    perf record -q -F 999 --call-graph dwarf,16384 -p "$pid" -o "$BENCH/out/perf-$side.data" -- sleep "$seconds" 2>/dev/null
     wait "$bench_pid"
     grep '^tps' "$work/pgbench-$side.log"
-    perf report -i "$work/perf-$side.data" --no-children --sort dso,symbol --stdio -g none \
+    perf report -i "$BENCH/out/perf-$side.data" --no-children --sort dso,symbol --stdio -g none \
         --percent-limit 0.7 2>/dev/null | grep -v '^$' >"$BENCH/out/profile-$side-self.txt"
-    perf report -i "$work/perf-$side.data" --children --sort symbol --stdio -g none \
-        --percent-limit 2 2>/dev/null | grep -v '^$' >"$BENCH/out/profile-$side-children.txt"
+    perf report -i "$BENCH/out/perf-$side.data" --children --sort symbol --stdio -g none \
+        --percent-limit 1 2>/dev/null | grep -v '^$' >"$BENCH/out/profile-$side-children.txt"
 done
 echo "== written: bench/out/profile-{A,B}-{self,children}.txt"
