@@ -251,5 +251,10 @@ write_report() {
     echo "== report: $report (${elapsed} s)"
 }
 
-[ "$report_only" = yes ] || measure
-write_report
+# one compound command, read whole before it runs: editing this file during
+# a run cannot change what the run does next
+{
+    [ "$report_only" = yes ] || measure
+    write_report
+    exit
+}
