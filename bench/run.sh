@@ -6,6 +6,10 @@
 #   options: --only NAME[,NAME]  --runs N  --duration SECONDS  --report FILE
 #            --report-only  (write the report again from the last run's
 #                            results in bench/out/, e.g. after editing PROFILE.md)
+#            --private-install  (install into a private copy of PostgreSQL in
+#                            the run's temporary directory instead of the
+#                            system's; touches nothing shared, so it takes no
+#                            install lock)
 #
 # Builds and installs the extension, starts a throwaway cluster tuned for
 # this machine, and for each workload of bench/workloads/ runs its
@@ -42,6 +46,7 @@ duration=10
 only=""
 report=""
 report_only=no
+private=no
 while [ $# -gt 0 ]; do
     case $1 in
         --quick) mode=quick; duration=2 ;;
@@ -50,7 +55,8 @@ while [ $# -gt 0 ]; do
         --duration) duration=$2; shift ;;
         --report) report=$2; shift ;;
         --report-only) report_only=yes ;;
-        *) echo "usage: $0 [--quick] [--only NAME[,NAME]] [--runs N] [--duration S] [--report FILE] [--report-only]" >&2; exit 2 ;;
+        --private-install) private=yes ;;
+        *) echo "usage: $0 [--quick] [--only NAME[,NAME]] [--runs N] [--duration S] [--report FILE] [--report-only] [--private-install]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -97,12 +103,23 @@ run_side() {
 measure() {
     cd "$ES_ROOT"
     es_install_deps
-    es_lock
-    es_build_install
-
     work=$(mktemp -d /tmp/es_bench.XXXXXX)
     trap 'es_cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
     chmod 755 "$work"
+    if [ $private = yes ]; then
+        # PostgreSQL finds its share and lib directories relative to its
+        # binaries, so a copy of the installation is a private one
+        echo "== building and installing event_sourcing into a private copy of PostgreSQL"
+        mkdir -p "$work/pg/usr/lib/postgresql" "$work/pg/usr/share/postgresql"
+        cp -a "/usr/lib/postgresql/$PG_MAJOR" "$work/pg/usr/lib/postgresql/"
+        cp -a "/usr/share/postgresql/$PG_MAJOR" "$work/pg/usr/share/postgresql/"
+        make -C "$ES_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" >/dev/null
+        make -C "$ES_ROOT" -s PG_CONFIG="$PG_BINDIR/pg_config" DESTDIR="$work/pg" install >/dev/null
+        PG_BINDIR=$work/pg$PG_BINDIR
+    else
+        es_lock
+        es_build_install
+    fi
     es_cluster_start "$work/cluster" "${SETTINGS[@]}"
     results=$BENCH/out/results-$mode.tsv
     printf 'workload\tlevel\tclients\tsync\tside\trun\ttps\tfigure\tprocessed\twritten\tretried\tfailed\tevents_before\tnowrite\n' >"$results"
@@ -131,6 +148,12 @@ measure() {
                 grow_sql "$level" | psql_bench
             fi
             psql_bench -c "VACUUM ANALYZE"
+            if [ $mode = full ]; then	# warm both sides up, unrecorded
+                for sc in a b; do
+                    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" "$PG_BINDIR/pgbench" -n -M prepared \
+                        -U postgres -c 1 -T 3 -f "$work/$wl-$sc.sql" bench >/dev/null 2>&1
+                done
+            fi
             for c in $clients; do
                 for s in $sync; do
                     echo " -- level $level, $c client(s), synchronous_commit $s"
@@ -198,7 +221,7 @@ write_report() {
         fi
         echo "Each figure is the median of $runs pgbench runs of ${duration} s, with the lowest and highest in"
         echo "brackets; A (the extension) and B (plain SQL) ran interleaved, A B A B ..., each run after a"
-        echo "\`CHECKPOINT\`. Ratio = median A / median B, with the range of the ratios of each A B pair."
+        echo "\`CHECKPOINT\`$([ $mode = full ] && echo ", after 3 s of unrecorded warm-up of each side at every store size"). Ratio = median A / median B, with the range of the ratios of each A B pair."
         echo "Both sides run with \`pgbench -n -M prepared --max-tries=10\` on the same cluster, in the same database."
         echo
         echo "Load average (1, 5, 15 min) at the start: $load_start; at the end: $load_end. The machine was"
