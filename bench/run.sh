@@ -251,12 +251,16 @@ write_report() {
             echo "| $size_label | clients | synchronous_commit | A: es.append, $fig | B: plain SQL, $fig | ratio A/B | retried (A) | conflicts that wrote nothing (A / B) |"
             echo "|---:|---:|:---:|---:|---:|---:|---:|---:|"
             printf '%s\n' "$summary" | awk -F'\t' -v wl="$wl" '$1 == wl {
-                printf "| %s | %s | %s | %s (%s–%s) | %s (%s–%s) | **%s** (%s–%s) | %s | %s / %s |\n",
-                    $5, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $17, $18
+                noisy = ($13 > 0 && $14 / $13 > 1.3) ? " †" : ""
+                printf "| %s | %s | %s | %s (%s–%s) | %s (%s–%s) | **%s** (%s–%s)%s | %s | %s / %s |\n",
+                    $5, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13, $14, noisy, $15, $17, $18
             }'
         done
         echo
-        echo "Store size is the number of events in es.events when the first A run of that row started."
+        echo "Store size is the number of events in es.events when the first A run of that row started"
+        echo "(the runs of earlier rows append too, so a level can be passed before it is topped up)."
+        echo "† The ratios of this row's A B pairs differ by more than 30 %: other work on the machine"
+        echo "dominated some of its runs; do not read anything into its ratio."
         echo "Raw figures, one line per run: \`bench/out/results-$mode.tsv\` (not committed)."
         echo
         if [ -f "$BENCH/PROFILE.md" ]; then
