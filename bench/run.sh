@@ -172,6 +172,7 @@ measure() {
     {
         declare -p started elapsed load_start load_end pg_version duration runs
         echo "WORKLOADS=(${WORKLOADS[*]})"
+        echo "private=$private"
         echo "fs=$(df -T "$work" | awk 'NR == 2 { print $2 }')"
     } >"$BENCH/out/meta-$mode.sh"
 }
@@ -232,6 +233,7 @@ write_report() {
         echo
         echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; memory: $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); kernel $(uname -r); data directory on $fs"
         echo "- $pg_version"
+        [ "$private" = yes ] && echo "- The extension installed into a private copy of this PostgreSQL installation (\`--private-install\`): the same binaries"
         echo "- pgbench on the same machine, one thread per client, Unix socket"
         echo "- Cluster settings (everything else default; \`fsync = on\`, \`full_page_writes = on\`, autovacuum on):"
         echo
