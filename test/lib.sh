@@ -86,7 +86,8 @@ es_cluster_start() {
         echo "max_prepared_transactions = 10"
         for s in "$@"; do echo "$s"; done
     } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-    # the server must not inherit the install lock (fd 9)
+    # 9>&-: the server must not inherit es_lock's descriptor, or a cluster
+    # left running would hold the machine-wide lock for as long as it lives
     as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 9>&-
 }
 
