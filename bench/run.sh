@@ -35,6 +35,14 @@ WORKLOADS=(
     append_batch
     growth_store
     growth_stream
+    fold_rules
+    fold_plpgsql
+    fold_rules_vs_plpgsql
+    fold_snapshots
+    upcast_read
+    projection_append
+    projection_rebuild
+    log_poll
 )
 
 # The cluster's settings: bench/settings.conf (synchronous_commit is set per run).

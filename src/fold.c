@@ -3,7 +3,8 @@
  *	  The fold engine: a stream's events, in version order and upcast,
  *	  reduced into a state by a registered reducer.
  *
- * Events are read through a cursor in batches; each event's scratch memory
+ * Events are read straight from the primary key of es.events (no SPI, no
+ * copy of the rows); each event's scratch memory
  * is reset after it is applied, and the state is kept in one of two
  * contexts that swap when the reducer returns a new state, so memory does
  * not grow with the stream.  Function reducers are called through an
@@ -46,12 +47,10 @@
 #include "append.h"
 #include "catalog.h"
 #include "fold.h"
+#include "read.h"
 #include "reducer.h"
 #include "rules.h"
 #include "upcast.h"
-
-/* Rows fetched from the cursor at a time. */
-#define FOLD_BATCH 1000
 
 /* One fold in progress. */
 typedef struct Folder
@@ -70,7 +69,6 @@ typedef struct Folder
 } Folder;
 
 static SPIPlanPtr plan_snapshot = NULL;
-static SPIPlanPtr plan_events = NULL;
 static SPIPlanPtr plan_store = NULL;
 static SPIPlanPtr plan_prune = NULL;
 
@@ -223,7 +221,6 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 			int64 *final_version)
 {
 	static const Oid snap_types[] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
-	static const Oid event_types[] = {TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	static const Oid store_types[] = {TEXTOID, TEXTOID, INT8OID, JSONBOID,
 	TIMESTAMPTZOID, INT8OID};
 	EsUserSwitch *sw = es_current_switch();
@@ -241,7 +238,9 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	Datum		cand_state = (Datum) 0;
 	int64		cand_version = 0;
 	TimestampTz cand_occurred = 0;
-	Portal		portal;
+	EsStreamScan *scan;
+	Datum	   *scan_values;
+	bool	   *scan_nulls;
 	Datum		result;
 
 	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt,
@@ -280,65 +279,43 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	SPI_freetuptable(SPI_tuptable);
 	expected_next = start + 1;
 
-	/* then every later event, in version order */
-	args[0] = PointerGetDatum(stream_id);
-	args[1] = Int64GetDatum(start);
-	args[2] = Int64GetDatum(to_version);
-	args[3] = TimestampTzGetDatum(has_as_of ? as_of : DT_NOEND);
-	portal = SPI_cursor_open(NULL,
-							 es_keep_plan(&plan_events,
-										  "SELECT " ES_EVENT_COLUMNS " FROM es.events e"
-										  " WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
-										  " AND e.stream_version OPERATOR(pg_catalog.>) $2"
-										  " AND e.stream_version OPERATOR(pg_catalog.<=) $3"
-										  " AND e.occurred_at OPERATOR(pg_catalog.<=) $4"
-										  " ORDER BY e.stream_version",
-										  4, event_types),
-							 args, NULL, true);
-
+	/* then every later event, in version order, straight from the index */
+	scan = es_stream_scan_begin(stream_id, start, to_version, false);
 	errcb.callback = fold_error_callback;
 	errcb.arg = &f;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	for (;;)
+	while (es_stream_scan_next(scan, &scan_values, &scan_nulls))
 	{
-		SPITupleTable *batch;
-		uint64		n;
-		uint64		i;
+		Datum		row[ES_EVENT_NATTS];
+		bool		nulls[ES_EVENT_NATTS];
+		int64		v;
 
-		SPI_cursor_fetch(portal, true, FOLD_BATCH);
-		batch = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		for (i = 0; i < n; i++)
+		CHECK_FOR_INTERRUPTS();
+		if (has_as_of && DatumGetTimestampTz(scan_values[ES_COL_OCCURRED_AT]) > as_of)
+			continue;			/* a gap: later versions are not contiguous */
+		/* upcasting replaces values: work on a copy of the scan's arrays */
+		memcpy(row, scan_values, sizeof(row));
+		memcpy(nulls, scan_nulls, sizeof(nulls));
+		v = DatumGetInt64(row[ES_COL_STREAM_VERSION]);
+		if (v != expected_next)
+			contiguous = false; /* as_of skipped an event */
+		expected_next = v + 1;
+		if (contiguous)
+			last_occurred = Max(last_occurred,
+								DatumGetTimestampTz(row[ES_COL_OCCURRED_AT]));
+		folder_apply(&f, row, nulls);
+		*final_version = v;
+		if (contiguous && every > 0 && v % every == 0)
 		{
-			Datum		row[ES_EVENT_NATTS];
-			bool		nulls[ES_EVENT_NATTS];
-			int64		v;
-
-			heap_deform_tuple(batch->vals[i], batch->tupdesc, row, nulls);
-			v = DatumGetInt64(row[ES_COL_STREAM_VERSION]);
-			if (v != expected_next)
-				contiguous = false; /* as_of skipped an event */
-			expected_next = v + 1;
-			if (contiguous)
-				last_occurred = Max(last_occurred,
-									DatumGetTimestampTz(row[ES_COL_OCCURRED_AT]));
-			folder_apply(&f, row, nulls);
-			*final_version = v;
-			if (contiguous && every > 0 && v % every == 0)
-			{
-				MemoryContextReset(cand_cxt);
-				cand_state = folder_result(&f, cand_cxt);
-				cand_version = v;
-				cand_occurred = last_occurred;
-			}
+			MemoryContextReset(cand_cxt);
+			cand_state = folder_result(&f, cand_cxt);
+			cand_version = v;
+			cand_occurred = last_occurred;
 		}
-		SPI_freetuptable(batch);
 	}
 	error_context_stack = errcb.previous;
-	SPI_cursor_close(portal);
+	es_stream_scan_end(scan);
 
 	if (force_snapshot && contiguous && *final_version > start)
 	{

@@ -22,4 +22,18 @@ extern int64 es_stream_version_spi(Datum stream_id, bool fresh_snapshot);
  */
 extern void es_read_into(Portal portal, Tuplestorestate *store, TupleDesc desc);
 
+/*
+ * A direct, ordered scan of one stream's events through the primary key of
+ * es.events, without SPI: versions in (after, upto], forward or backward,
+ * under the active snapshot.  es_stream_scan_next returns each row's values
+ * (EsEventColumn order) in arrays valid until the next call.  The caller
+ * acts as the extension's owner.
+ */
+typedef struct EsStreamScan EsStreamScan;
+
+extern EsStreamScan *es_stream_scan_begin(text *stream_id, int64 after, int64 upto,
+										  bool backward);
+extern bool es_stream_scan_next(EsStreamScan *scan, Datum **values, bool **nulls);
+extern void es_stream_scan_end(EsStreamScan *scan);
+
 #endif							/* ES_READ_H */

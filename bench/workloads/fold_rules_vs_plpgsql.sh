@@ -1,0 +1,34 @@
+# The same fold with the rules reducer (A) and the equivalent PL/pgSQL
+# reducer function (B).
+title="Fold of a 100,000-event stream: rules reducer vs the equivalent PL/pgSQL reducer"
+describe="One stream of 100,000 events. A: \`es.fold\` with the rules reducer of \`fold_rules\`.
+B: \`es.fold\` with the PL/pgSQL reducer of \`fold_plpgsql\`, which computes the same state.
+Figures are events folded per second; the target is A at least 3 times B."
+unit=events
+per_tx=100000
+clients="1"
+sync="on"
+
+setup_sql() {
+    echo "\\set s es"
+    echo "\\set streams 1"
+    echo "\\set events 100000"
+    echo "\\i $BENCH/sql/fill.sql"
+    cat <<'SQL'
+SELECT es.create_reducer('sum_rules', '{"balance": 0}',
+    rules => '{"Deposited": [{"add": "balance", "from": "$.data.amount"}]}');
+CREATE FUNCTION sum_pl(state jsonb, event es.events) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    RETURN jsonb_build_object('balance', (state->>'balance')::numeric + (event.data->>'amount')::numeric);
+END $$;
+SELECT es.create_reducer('sum_pl', '{"balance": 0}', 'sum_pl(jsonb, es.events)');
+SQL
+}
+
+script_a() {
+    echo "SELECT es.fold('acct-1', 'sum_rules');"
+}
+
+script_b() {
+    echo "SELECT es.fold('acct-1', 'sum_pl');"
+}
