@@ -17,7 +17,9 @@
 # with pgbench; then writes a report of medians, spreads and ratios.
 #
 # A workload is one file, bench/workloads/NAME.sh, sourced by this script.
-# It sets: title, describe (a paragraph for the report), unit (tps or
+# It sets: title, describe (a paragraph for the report), label_a and
+# label_b (the columns' names; default es.append / plain SQL), conflicts
+# (no: the retry and conflict columns mean nothing here), unit (tps or
 # events), per_tx (events per transaction), clients and sync (lists: every
 # combination is measured), optionally levels / quick_levels (store sizes)
 # and size_label (the heading of the size column);
@@ -251,6 +253,7 @@ write_report() {
         for wl in "${WORKLOADS[@]}"; do
             unset -f setup_sql script_a script_b grow_sql
             levels="" title="" describe="" unit=tps per_tx=1 size_label="store size (events)"
+            label_a="es.append" label_b="plain SQL" conflicts=yes
             source "$BENCH/workloads/$wl.sh"
             fig=$([ "$unit" = events ] && echo "events/s" || echo "transactions/s")
             echo
@@ -258,10 +261,11 @@ write_report() {
             echo
             echo "$describe"
             echo
-            echo "| $size_label | clients | synchronous_commit | A: es.append, $fig | B: plain SQL, $fig | ratio A/B | retried (A) | conflicts that wrote nothing (A / B) |"
+            echo "| $size_label | clients | synchronous_commit | A: $label_a, $fig | B: $label_b, $fig | ratio A/B | retried (A) | conflicts that wrote nothing (A / B) |"
             echo "|---:|---:|:---:|---:|---:|---:|---:|---:|"
-            printf '%s\n' "$summary" | awk -F'\t' -v wl="$wl" '$1 == wl {
+            printf '%s\n' "$summary" | awk -F'\t' -v wl="$wl" -v conflicts="$conflicts" '$1 == wl {
                 noisy = ($13 > 0 && $14 / $13 > 1.3) ? " †" : ""
+                if (conflicts != "yes") { $15 = "–"; $17 = "–"; $18 = "–" }
                 printf "| %s | %s | %s | %s (%s–%s) | %s (%s–%s) | **%s** (%s–%s)%s | %s | %s / %s |\n",
                     $5, $3, $4, $6, $7, $8, $9, $10, $11, $12, $13, $14, noisy, $15, $17, $18
             }'

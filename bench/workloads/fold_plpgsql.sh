@@ -6,6 +6,9 @@ function \`(state jsonb, event es.events) RETURNS jsonb\` adding \`data->>'amoun
 called once per event. B: one PL/pgSQL function that loops over the same rows
 (\`FOR e IN SELECT * FROM es.events WHERE stream_id = ... ORDER BY stream_version\`) and does the same
 arithmetic on a jsonb state. Figures are events folded per second."
+label_a="es.fold, PL/pgSQL reducer"
+label_b="PL/pgSQL loop"
+conflicts=no
 unit=events
 per_tx=100000
 clients="1"

@@ -5,6 +5,9 @@ describe="One stream, \`acct-1\`, of 100,000 \`Deposited\` events. A: \`es.fold(
 a rules reducer that adds \`\$.data.amount\` to \`balance\` (numeric), no snapshots. B: the same sum in
 plain SQL, \`SELECT sum((data->>'amount')::numeric) FROM es.events WHERE stream_id = 'acct-1'\`.
 Figures are events folded per second."
+label_a="es.fold, rules"
+label_b="SQL sum"
+conflicts=no
 unit=events
 per_tx=100000
 clients="1"

@@ -5,6 +5,9 @@ The warm-up fold stores the snapshot at the stream's last multiple of 100, which
 from. A: \`es.fold('acct-1', 'snap_rules')\`. B: plain SQL reading the stream's last 100 events
 (\`sum(...) ... WHERE stream_version > version - 100\`), what a fold from the snapshot must at most
 read. Transactions per second; a fold's latency is 1/tps (the target is under 2 ms, flat in length)."
+label_a="es.fold from a snapshot"
+label_b="SQL sum of the last 100"
+conflicts=no
 unit=tps
 per_tx=1
 clients="1"

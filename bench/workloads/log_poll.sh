@@ -6,6 +6,9 @@ transaction that is rolled back (so every run starts from the same checkpoint),
 \`SELECT count(*), sum(length(data::text)) FROM es.poll('all', 1000000)\`: the gap-safe read,
 upcasting and the checkpoint update. B: the same aggregate over
 \`SELECT * FROM es.events ORDER BY global_position LIMIT 1000000\`. Events per second."
+label_a="es.poll"
+label_b="ordered scan"
+conflicts=no
 unit=events
 per_tx=1000000
 clients="1"

@@ -4,6 +4,8 @@ describe="10,000 streams. An inline projection handles \`Deposited\` events with
 upserts one row of a read-model table. A: append a \`Deposited\` event (the handler runs in the
 appending transaction). B: append a \`Noted\` event, which no projection handles, to the same
 streams (the append alone, with the trigger's check). No expected version."
+label_a="es.append + projection"
+label_b="es.append alone"
 unit=tps
 per_tx=1
 clients="1 4"

@@ -5,6 +5,9 @@ describe="100,000 events in 100 streams. A: \`es.rebuild_projection('copy')\`, w
 SQL function inserting the event's stream id and amount into a table (emptied by the rebuild).
 B: \`TRUNCATE\` the same kind of table and \`INSERT ... SELECT\` the same columns from \`es.events\` in
 global order, in one transaction. Events replayed per second."
+label_a="es.rebuild_projection"
+label_b="SQL copy"
+conflicts=no
 unit=events
 per_tx=100000
 clients="1"

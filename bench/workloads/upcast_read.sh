@@ -5,6 +5,9 @@ describe="Two streams of 100,000 events each with the same data. \`acct-1\`'s ev
 \`Deposited\` at schema version 1, upcast by one declarative step (rename \`note\` to \`memo\`);
 \`acct-2\`'s are \`Paid\`, a type without upcasters. A: \`SELECT count(*), sum(length(data::text))
 FROM es.read_stream('acct-1')\`. B: the same over \`acct-2\`. Events read per second."
+label_a="read_stream, one upcasting step"
+label_b="read_stream, no step"
+conflicts=no
 unit=events
 per_tx=100000
 clients="1"
