@@ -247,9 +247,9 @@ jbv_cstring(const JsonbValue *v)
 	return pnstrdup(v->val.string.val, v->val.string.len);
 }
 
-/* Describe a JSON value's type for messages. */
-static const char *
-jbv_type_name(const JsonbValue *v)
+/* Describe a JSON value's type for messages ("a string", "an object"). */
+const char *
+es_jsonb_kind(const JsonbValue *v)
 {
 	switch (v->type)
 	{
@@ -280,7 +280,7 @@ compile_path(CompileContext *cc, const JsonbValue *v, const char *what, Path *pa
 	char	   *rootname = NULL;
 
 	if (v->type != jbvString)
-		rule_error(cc, "\"%s\" must be a jsonpath string, not %s.", what, jbv_type_name(v));
+		rule_error(cc, "\"%s\" must be a jsonpath string, not %s.", what, es_jsonb_kind(v));
 	memset(path, 0, sizeof(Path));
 	path->text = jbv_cstring(v);
 	/* jsonpath_in reports a malformed path itself (42601) */
@@ -346,7 +346,7 @@ compile_condition(CompileContext *cc, const JsonbValue *v, Cond *cond)
 	JsonbIteratorToken tok;
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		rule_error(cc, "A condition must be an object, not %s.", jbv_type_name(v));
+		rule_error(cc, "A condition must be an object, not %s.", es_jsonb_kind(v));
 	/* only known keys */
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -383,7 +383,7 @@ compile_condition(CompileContext *cc, const JsonbValue *v, Cond *cond)
 	else if (exists != NULL && equals == NULL)
 	{
 		if (exists->type != jbvBool)
-			rule_error(cc, "\"exists\" must be true or false, not %s.", jbv_type_name(exists));
+			rule_error(cc, "\"exists\" must be true or false, not %s.", es_jsonb_kind(exists));
 		cond->kind = COND_EXISTS;
 		cond->exists = exists->val.boolean;
 	}
@@ -447,7 +447,7 @@ compile_rule(CompileContext *cc, EsRules *rules, const JsonbValue *v, Rule *rule
 	rule->position = cc->position;
 	rule->slot = -1;
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		rule_error(cc, "A rule must be an object, not %s.", jbv_type_name(v));
+		rule_error(cc, "A rule must be an object, not %s.", es_jsonb_kind(v));
 
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -494,7 +494,7 @@ compile_rule(CompileContext *cc, EsRules *rules, const JsonbValue *v, Rule *rule
 	else if (target.type != jbvString || target.val.string.len == 0)
 		rule_error(cc, "The target of \"%s\" must be a non-empty field name%s, not %s.",
 				   op_names[rule->op], rule->op == OP_MERGE ? " or null (the state itself)" : "",
-				   target.type == jbvString ? "an empty string" : jbv_type_name(&target));
+				   target.type == jbvString ? "an empty string" : es_jsonb_kind(&target));
 	else
 	{
 		rule->target = jbv_cstring(&target);
@@ -528,7 +528,7 @@ compile_rule(CompileContext *cc, EsRules *rules, const JsonbValue *v, Rule *rule
 			{
 				if (value->type != jbvNumeric)
 					rule_error(cc, "\"%s\" needs a number, not %s.", op_names[rule->op],
-							   jbv_type_name(value));
+							   es_jsonb_kind(value));
 				rule->numeric_value = value->val.numeric;
 			}
 		}
@@ -538,7 +538,7 @@ compile_rule(CompileContext *cc, EsRules *rules, const JsonbValue *v, Rule *rule
 		{
 			if (op_is_numeric(rule->op) && dflt->type != jbvNumeric)
 				rule_error(cc, "The default of \"%s\" must be a number, not %s.",
-						   op_names[rule->op], jbv_type_name(dflt));
+						   op_names[rule->op], es_jsonb_kind(dflt));
 			if (rule->op == OP_MERGE && (dflt->type != jbvBinary ||
 										 !JsonContainerIsObject(dflt->val.binary.data)))
 				rule_error(cc, "The default of \"merge\" must be an object.");
@@ -631,7 +631,7 @@ es_rules_compile(const char *reducer, Jsonb *rules_jb)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("the rules for \"%s\" of reducer \"%s\" must be an array", key, reducer),
-					 errdetail("They are %s.", jbv_type_name(&v))));
+					 errdetail("They are %s.", es_jsonb_kind(&v))));
 		tr = &rules->types[rules->ntypes++];
 		tr->event_type = key;
 		tr->len = strlen(key);
@@ -1184,7 +1184,7 @@ apply_rule(EsRuleState *ws, const Rule *r)
 								  psprintf("%s of \"%s\" needs a number, but %s is %s",
 										   op_names[r->op], r->target,
 										   r->has_from ? r->from.text : "the value",
-										   jbv_type_name(&v)),
+										   es_jsonb_kind(&v)),
 								  NULL);
 				current = slot_numeric(ws, s, &absent);
 				if (r->op == OP_ADD)
@@ -1275,7 +1275,7 @@ apply_rule(EsRuleState *ws, const Rule *r)
 				if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
 					runtime_error(ws, ERRCODE_SQL_JSON_OBJECT_NOT_FOUND,
 								  psprintf("merge needs an object, but %s is %s",
-										   r->from.text, jbv_type_name(&v)), NULL);
+										   r->from.text, es_jsonb_kind(&v)), NULL);
 				if (s == NULL)
 				{
 					/* into the state itself: each key replaces a field */

@@ -41,6 +41,7 @@
 #include "utils/memutils.h"
 
 #include "event_sourcing.h"
+#include "rules.h"
 #include "upcast_rules.h"
 
 typedef enum RuleOp
@@ -117,26 +118,6 @@ bad_rule(int ruleno, const char *detail)
 			 errhint("Rules are objects such as {\"op\": \"rename\", \"field\": \"amount\", \"to\": \"value\"}; see the README for the operations.")));
 }
 
-/* Name of a JSON value's type, for messages. */
-static const char *
-json_kind(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvBinary:
-			return JsonContainerIsObject(v->val.binary.data) ? "an object" : "an array";
-		default:
-			return "a JSON value";
-	}
-}
 
 /* Look up a key of a rule object. */
 static JsonbValue *
@@ -188,7 +169,7 @@ parse_path(JsonbValue *v, EsPath *path, int ruleno, const char *key)
 
 			if (e->type != jbvString)
 				bad_rule(ruleno, psprintf("Element %d of \"%s\" is %s; a path is made of strings.",
-										  i + 1, key, json_kind(e)));
+										  i + 1, key, es_jsonb_kind(e)));
 			path->keys[i] = e->val.string.val;
 			path->lens[i] = e->val.string.len;
 			if (i > 0)
@@ -200,7 +181,7 @@ parse_path(JsonbValue *v, EsPath *path, int ruleno, const char *key)
 	else
 		bad_rule(ruleno, psprintf("\"%s\" is %s; it must be a key (a string) or a path (a non-empty array of strings).",
 								  key, v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data)
-								  ? "an empty array" : json_kind(v)));
+								  ? "an empty array" : es_jsonb_kind(v)));
 	path->display = buf.data;
 }
 
@@ -264,13 +245,13 @@ compile_rule(JsonbValue *elem, Rule *rule, int ruleno)
 	int			i;
 
 	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
-		bad_rule(ruleno, psprintf("The rule is %s; each rule is a JSON object.", json_kind(elem)));
+		bad_rule(ruleno, psprintf("The rule is %s; each rule is a JSON object.", es_jsonb_kind(elem)));
 	obj = elem->val.binary.data;
 	op = rule_key(obj, "op");
 	if (op == NULL)
 		bad_rule(ruleno, "The rule has no \"op\" key.");
 	if (op->type != jbvString)
-		bad_rule(ruleno, psprintf("\"op\" is %s; it must be a string.", json_kind(op)));
+		bad_rule(ruleno, psprintf("\"op\" is %s; it must be a string.", es_jsonb_kind(op)));
 	for (i = 0; i < (int) lengthof(op_specs); i++)
 		if (strlen(op_specs[i].name) == (size_t) op->val.string.len &&
 			memcmp(op_specs[i].name, op->val.string.val, op->val.string.len) == 0)
@@ -289,7 +270,7 @@ compile_rule(JsonbValue *elem, Rule *rule, int ruleno)
 	if (spec->allowed != NULL && (v = rule_key(obj, "optional")) != NULL)
 	{
 		if (v->type != jbvBool)
-			bad_rule(ruleno, psprintf("\"optional\" is %s; it must be true or false.", json_kind(v)));
+			bad_rule(ruleno, psprintf("\"optional\" is %s; it must be true or false.", es_jsonb_kind(v)));
 		rule->optional = v->val.boolean;
 	}
 
@@ -303,7 +284,7 @@ compile_rule(JsonbValue *elem, Rule *rule, int ruleno)
 				v = rule_key(obj, "to");
 				if (v->type != jbvString)
 					bad_rule(ruleno, psprintf("\"to\" is %s; rename takes the new key as a string (use move to change objects).",
-											  json_kind(v)));
+											  es_jsonb_kind(v)));
 				/* the new name, in the same object as the field */
 				to->depth = d;
 				to->keys = palloc(sizeof(char *) * d);
@@ -340,7 +321,7 @@ compile_rule(JsonbValue *elem, Rule *rule, int ruleno)
 			v = rule_key(obj, "to");
 			if (v->type != jbvString)
 				bad_rule(ruleno, psprintf("\"to\" is %s; rename_type takes the new event type as a string.",
-										  json_kind(v)));
+										  es_jsonb_kind(v)));
 			if (v->val.string.len == 0)
 				bad_rule(ruleno, "The new event type is empty.");
 			if (v->val.string.len > ES_MAX_EVENT_TYPE_BYTES)
