@@ -447,6 +447,14 @@ COMMENT ON COLUMN es.projections_registry.applied_at IS
     'Async projections: when the position last moved';
 COMMENT ON COLUMN es.projections_registry.error_position IS
     'Async projections: global position of the event the handler failed on in the last run (NULL: no error)';
+COMMENT ON COLUMN es.projections_registry.error_event_id IS
+    'Async projections: id of the event the handler failed on in the last run';
+COMMENT ON COLUMN es.projections_registry.error_sqlstate IS
+    'Async projections: SQLSTATE of the last run''s error (NULL: the last run succeeded)';
+COMMENT ON COLUMN es.projections_registry.error_message IS
+    'Async projections: message of the last run''s error';
+COMMENT ON COLUMN es.projections_registry.error_at IS
+    'Async projections: when the last run failed';
 
 SELECT pg_catalog.pg_extension_config_dump('es.projections_registry', '');
 
@@ -493,7 +501,7 @@ AS 'MODULE_PATHNAME', 'es_create_projection'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) IS
-    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now';
+    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now; an async one is caught up from the log by es.run_projections instead';
 
 CREATE FUNCTION es.drop_projection(name text)
 RETURNS void

@@ -754,7 +754,8 @@ PG_FUNCTION_INFO_V1(es_create_projection);
 
 /*
  * es.create_projection(name, handler, event_types, async, tables):
- * register an inline projection and back-fill it from the history.
+ * register a projection; an inline one is back-filled from the history now,
+ * an async one starts at the beginning of the log (es.run_projections).
  */
 Datum
 es_create_projection(PG_FUNCTION_ARGS)
