@@ -420,6 +420,13 @@ CREATE TABLE es.projections_registry (
     tables      regclass[]  NOT NULL DEFAULT '{}',
     owner       regrole     NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
+    position    bigint      NOT NULL DEFAULT 0 CHECK (position >= 0),
+    applied_at  timestamptz,
+    error_position bigint,
+    error_event_id uuid,
+    error_sqlstate text,
+    error_message  text,
+    error_at    timestamptz,
     CONSTRAINT projections_registry_pkey PRIMARY KEY (name),
     CONSTRAINT projections_registry_name_check CHECK (name <> '')
 );
@@ -434,6 +441,20 @@ COMMENT ON COLUMN es.projections_registry.tables IS
     'Read-model tables that es.rebuild_projection empties before replaying';
 COMMENT ON COLUMN es.projections_registry.owner IS
     'The role that created the projection; it (or a superuser) may drop or rebuild it';
+COMMENT ON COLUMN es.projections_registry.position IS
+    'Async projections: every event at or below this global position has been applied (committed with the handler''s writes)';
+COMMENT ON COLUMN es.projections_registry.applied_at IS
+    'Async projections: when the position last moved';
+COMMENT ON COLUMN es.projections_registry.error_position IS
+    'Async projections: global position of the event the handler failed on in the last run (NULL: no error)';
+COMMENT ON COLUMN es.projections_registry.error_event_id IS
+    'Async projections: id of the event the handler failed on in the last run';
+COMMENT ON COLUMN es.projections_registry.error_sqlstate IS
+    'Async projections: SQLSTATE of the last run''s error (NULL: the last run succeeded)';
+COMMENT ON COLUMN es.projections_registry.error_message IS
+    'Async projections: message of the last run''s error';
+COMMENT ON COLUMN es.projections_registry.error_at IS
+    'Async projections: when the last run failed';
 
 SELECT pg_catalog.pg_extension_config_dump('es.projections_registry', '');
 
@@ -444,11 +465,30 @@ SELECT r.name,
        CASE WHEN r.async THEN 'async' ELSE 'inline' END AS mode,
        r.tables,
        r.owner,
-       r.created_at
+       r.created_at,
+       CASE WHEN r.async THEN r.position END AS position,
+       CASE WHEN r.async THEN
+       (SELECT pg_catalog.count(*) FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) r.position
+          AND (r.event_types IS NULL
+               OR e.event_type OPERATOR(pg_catalog.=) ANY (r.event_types)
+               OR e.event_type IN (SELECT u.event_type FROM es.upcasters u)))
+       END AS events_behind,
+       CASE WHEN r.async THEN
+       (SELECT pg_catalog.now() OPERATOR(pg_catalog.-) e.recorded_at FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) r.position
+        ORDER BY e.global_position LIMIT 1)
+       END AS oldest_unapplied_age,
+       r.applied_at,
+       r.error_position,
+       r.error_event_id,
+       r.error_sqlstate,
+       r.error_message,
+       r.error_at
 FROM es.projections_registry r;
 
 COMMENT ON VIEW es.projections IS
-    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner';
+    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner; for async ones their position, lag (events_behind: committed events after the position that may match; oldest_unapplied_age: how long the first event after the position has been waiting) and the last run''s error (NULL: none)';
 
 CREATE FUNCTION es.create_projection(
     name        text,
@@ -461,7 +501,7 @@ AS 'MODULE_PATHNAME', 'es_create_projection'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) IS
-    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now';
+    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now; an async one is caught up from the log by es.run_projections instead';
 
 CREATE FUNCTION es.drop_projection(name text)
 RETURNS void
@@ -490,18 +530,28 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION es.projections_wanted() IS
     'Internal: whether the row being inserted into es.events must be passed to inline projections';
 
-CREATE FUNCTION es.run_projections()
+CREATE FUNCTION es.projections_trigger()
 RETURNS trigger
-AS 'MODULE_PATHNAME', 'es_run_projections'
+AS 'MODULE_PATHNAME', 'es_projections_trigger'
 LANGUAGE C;
 
-COMMENT ON FUNCTION es.run_projections() IS
+COMMENT ON FUNCTION es.projections_trigger() IS
     'Trigger function: passes an event appended by es.append to the handlers of the inline projections';
 
 CREATE TRIGGER events_projections
     AFTER INSERT ON es.events
     FOR EACH ROW WHEN (es.projections_wanted())
-    EXECUTE FUNCTION es.run_projections();
+    EXECUTE FUNCTION es.projections_trigger();
+
+-- Async projections catch up from the log when this runs (from any
+-- scheduler); it calls user handlers, so it leaves search_path alone.
+CREATE FUNCTION es.run_projections(max_count integer DEFAULT 10000)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_run_projections'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.run_projections(integer) IS
+    'Applies to each async projection the caller owns (in name order, skipping those another run holds) its next committed events, at most max_count each, gap-safe; the position moves with the handler''s writes in the caller''s transaction. A failing projection is rolled back to its last good event and its error recorded in es.projections; the others go on. Returns the number of events applied';
 
 -- A handler runs as every role that appends: registering one is a
 -- privilege to grant, not a default.  es.projections_wanted() stays
@@ -509,7 +559,8 @@ CREATE TRIGGER events_projections
 REVOKE ALL ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.drop_projection(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION es.rebuild_projection(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION es.run_projections() FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.projections_trigger() FROM PUBLIC;
+REVOKE ALL ON FUNCTION es.run_projections(integer) FROM PUBLIC;
 
 ------------------------------------------------------------------------
 -- The global log: gap-safe reads in position order, subscriptions,

@@ -184,7 +184,6 @@ SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', event_typ
 SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', event_types => ARRAY['A', NULL])$$);
 SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', event_types => ARRAY['A', ''])$$);
 SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', event_types => '{{A},{B}}')$$);
-SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', async => true)$$);
 SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', async => NULL)$$);
 SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', tables => '{missing}')$$);
 SELECT pg_temp.try($$SELECT es.create_projection('p', 'ok(es.events)', tables => '{a_view}')$$);

@@ -261,6 +261,13 @@ log_horizon(void)
 	return horizon;
 }
 
+/* log_horizon for the other modules (async projections). */
+int64
+es_log_horizon_internal(void)
+{
+	return log_horizon();
+}
+
 /* What a read keeps: the event types and categories it is filtered by. */
 typedef struct LogFilter
 {

@@ -26,4 +26,11 @@
 /* Define the module's settings; called from _PG_init. */
 extern void es_log_init(void);
 
+/*
+ * The log's horizon: every event below it is committed or will never
+ * exist.  Read the rows below it with a snapshot taken afterwards.  Must
+ * be called inside SPI, as the extension's owner.
+ */
+extern int64 es_log_horizon_internal(void);
+
 #endif							/* ES_LOG_H */

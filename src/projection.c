@@ -9,7 +9,7 @@
  *
  *	 events_projections   AFTER INSERT ON es.events FOR EACH ROW
  *						  WHEN (es.projections_wanted())
- *						  EXECUTE FUNCTION es.run_projections()
+ *						  EXECUTE FUNCTION es.projections_trigger()
  *
  * The WHEN function is true only for rows that es.append writes (its owner
  * switch is current and says "appending") while an inline projection is
@@ -43,6 +43,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
@@ -63,9 +64,11 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/uuid.h"
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "log.h"
 #include "projection.h"
 #include "upcast.h"
 
@@ -82,7 +85,14 @@ enum
 	REG_TABLES,
 	REG_OWNER,
 	REG_CREATED_AT,
-	REG_NATTS = REG_CREATED_AT
+	REG_POSITION,
+	REG_APPLIED_AT,
+	REG_ERROR_POSITION,
+	REG_ERROR_EVENT_ID,
+	REG_ERROR_SQLSTATE,
+	REG_ERROR_MESSAGE,
+	REG_ERROR_AT,
+	REG_NATTS = REG_ERROR_AT
 };
 
 /* One projection, as the trigger and the replay need it. */
@@ -124,6 +134,10 @@ static SPIPlanPtr plan_history = NULL;
 static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_lookup = NULL;
 static SPIPlanPtr plan_delete = NULL;
+static SPIPlanPtr plan_restart = NULL;
+static SPIPlanPtr plan_async_lock = NULL;
+static SPIPlanPtr plan_async_read = NULL;
+static SPIPlanPtr plan_async_done = NULL;
 
 /* Forget the registry when it (or every relation) is invalidated. */
 static void
@@ -430,7 +444,7 @@ es_projections_wanted(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(current_cache()->nprojections > 0);
 }
 
-PG_FUNCTION_INFO_V1(es_run_projections);
+PG_FUNCTION_INFO_V1(es_projections_trigger);
 
 /*
  * Trigger function: pass an event that es.append wrote to every inline
@@ -438,7 +452,7 @@ PG_FUNCTION_INFO_V1(es_run_projections);
  * manager's per-row memory context.
  */
 Datum
-es_run_projections(PG_FUNCTION_ARGS)
+es_projections_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	TupleDesc	desc;
@@ -449,13 +463,13 @@ es_run_projections(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("es.run_projections() was not called by trigger manager")));
+				 errmsg("es.projections_trigger() was not called by trigger manager")));
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
 		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("es.run_projections() must be fired AFTER INSERT, FOR EACH ROW")));
+				 errmsg("es.projections_trigger() must be fired AFTER INSERT, FOR EACH ROW")));
 
 	if (!row_is_appended())
 		return PointerGetDatum(NULL);
@@ -740,19 +754,21 @@ PG_FUNCTION_INFO_V1(es_create_projection);
 
 /*
  * es.create_projection(name, handler, event_types, async, tables):
- * register an inline projection and back-fill it from the history.
+ * register a projection; an inline one is back-filled from the history now,
+ * an async one starts at the beginning of the log (es.run_projections).
  */
 Datum
 es_create_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID, TEXTOID, TEXTARRAYOID,
-	REGCLASSARRAYOID, OIDOID};
+	REGCLASSARRAYOID, OIDOID, BOOLOID};
 	text	   *name = check_name(fcinfo);
 	Oid			handler;
 	Datum		tables;
+	bool		async;
 	Oid			caller = GetUserId();
-	Datum		values[5];
-	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
 	if (PG_ARGISNULL(1))
@@ -766,11 +782,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("async must not be null")));
-	if (PG_GETARG_BOOL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("asynchronous projections are not supported yet"),
-				 errhint("Create the projection with async => false: its handler then runs inside every appending transaction.")));
+	async = PG_GETARG_BOOL(3);
 	tables = check_tables(fcinfo, 4);
 
 	values[0] = PointerGetDatum(name);
@@ -779,6 +791,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 	nulls[2] = PG_ARGISNULL(2) ? 'n' : ' ';
 	values[3] = tables;
 	values[4] = ObjectIdGetDatum(caller);
+	values[5] = BoolGetDatum(async);
 
 	es_become_owner(&save);
 	PG_TRY();
@@ -788,17 +801,21 @@ es_create_projection(PG_FUNCTION_ARGS)
 		/*
 		 * Wait for appends in flight and hold new ones off until commit:
 		 * every event is then either in the back-fill or fires the
-		 * projection (appenders re-read the registry after the lock).
+		 * projection (appenders re-read the registry after the lock).  An
+		 * async projection starts at the beginning of the log and is
+		 * back-filled by the following es.run_projections calls: appenders
+		 * never wait for it.
 		 */
-		LockRelationOid(es_relid("events", false), ShareLock);
+		if (!async)
+			LockRelationOid(es_relid("events", false), ShareLock);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		if (es_run_plan(es_keep_plan(&plan_insert,
 									 "INSERT INTO es.projections_registry AS r"
 									 " (name, handler, event_types, async, tables, owner)"
-									 " VALUES ($1, $2, $3, false, $4, $5::pg_catalog.regrole)"
+									 " VALUES ($1, $2, $3, $6, $4, $5::pg_catalog.regrole)"
 									 " ON CONFLICT (name) DO NOTHING RETURNING r.name",
-									 5, argtypes),
+									 6, argtypes),
 						values, nulls, false, 0, SPI_OK_INSERT_RETURNING) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -807,9 +824,12 @@ es_create_projection(PG_FUNCTION_ARGS)
 		registry_relid = es_relid("projections_registry", false);
 		CacheInvalidateRelcacheByRelid(registry_relid);
 
-		fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
-						values[3]);
-		(void) replay_history(&p);
+		if (!async)
+		{
+			fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
+							values[3]);
+			(void) replay_history(&p);
+		}
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -827,7 +847,7 @@ es_create_projection(PG_FUNCTION_ARGS)
  * superuser).  Locks the registry row.  Inside SPI, as the owner.
  */
 static void
-lookup_for_change(text *name, Oid caller, EsProjection *p)
+lookup_for_change(text *name, Oid caller, EsProjection *p, bool *async)
 {
 	static const Oid argtypes[] = {TEXTOID};
 	Datum		values[1];
@@ -841,7 +861,7 @@ lookup_for_change(text *name, Oid caller, EsProjection *p)
 	values[0] = PointerGetDatum(name);
 	if (es_run_plan(es_keep_plan(&plan_lookup,
 								 "SELECT r.name, r.handler, r.event_types, r.tables,"
-								 " r.owner::pg_catalog.oid"
+								 " r.owner::pg_catalog.oid, r.async"
 								 " FROM es.projections_registry r"
 								 " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								 1, argtypes),
@@ -857,6 +877,8 @@ lookup_for_change(text *name, Oid caller, EsProjection *p)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of projection \"%s\"", text_to_cstring(name)),
 				 errdetail("Only the role that created a projection, its members and superusers may drop or rebuild it.")));
+	if (async)
+		*async = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	types = SPI_getbinval(tup, desc, 3, &types_isnull);
 	fill_projection(p, SPI_getbinval(tup, desc, 1, &isnull),
 					SPI_getbinval(tup, desc, 2, &isnull),
@@ -883,7 +905,7 @@ es_drop_projection(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		lookup_for_change(name, caller, &p);
+		lookup_for_change(name, caller, &p, NULL);
 		values[0] = PointerGetDatum(name);
 		es_run_plan(es_keep_plan(&plan_delete,
 								 "DELETE FROM es.projections_registry r"
@@ -956,10 +978,11 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		EsProjection p;
+		bool		async;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		lookup_for_change(name, caller, &p);
+		lookup_for_change(name, caller, &p, &async);
 		if (p.ntables == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -979,7 +1002,29 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 		 * ones off until we commit.
 		 */
 		empty_tables(&p);
-		replayed = replay_history(&p);
+		if (async)
+		{
+			/*
+			 * The registry row is locked (a run applying this projection
+			 * holds it, and later runs skip it) until we commit; then the
+			 * next runs replay the log from its beginning.
+			 */
+			static const Oid argtypes[] = {TEXTOID};
+			Datum		values[1];
+
+			values[0] = PointerGetDatum(name);
+			es_run_plan(es_keep_plan(&plan_restart,
+									 "UPDATE es.projections_registry r"
+									 " SET position = 0, applied_at = NULL,"
+									 " error_position = NULL, error_event_id = NULL,"
+									 " error_sqlstate = NULL, error_message = NULL,"
+									 " error_at = NULL"
+									 " WHERE r.name OPERATOR(pg_catalog.=) $1",
+									 1, argtypes),
+						values, NULL, false, 0, SPI_OK_UPDATE);
+		}
+		else
+			replayed = replay_history(&p);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -989,4 +1034,360 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PG_RETURN_INT64(replayed);
+}
+
+/*
+ * Async projections.
+ *
+ * An async projection is caught up from the log by es.run_projections,
+ * outside the appending transactions (the trigger never sees it).  Its
+ * registry row holds its position: every event at or below it has been
+ * applied.  A run locks the row (FOR UPDATE SKIP LOCKED: a concurrent run
+ * skips the projection instead of waiting, and never applies the same
+ * events), computes the log's horizon after the lock, reads the events
+ * between the position and the horizon with a snapshot taken after it,
+ * passes them to the handler and moves the position, all in the caller's
+ * transaction: the position commits together with the handler's writes.
+ *
+ * Each projection's batch runs in a subtransaction.  When the handler
+ * fails, the batch is rolled back, replayed up to the event before the
+ * failing one (so the projection stops exactly at it), and the error is
+ * recorded in the registry row; the other projections go on, and the next
+ * run retries the failing event.
+ */
+
+/* Where an async batch got to. */
+typedef struct AsyncProgress
+{
+	int64		applied;		/* events passed to the handler */
+	int64		through;		/* the log is consumed up to here */
+	bool		have_event;		/* an event was being read or handled */
+	int64		event_position; /* ... at this position */
+	pg_uuid_t	event_id;		/* ... with this id */
+} AsyncProgress;
+
+/*
+ * Pass the events after `after` and below `bound` that the projection
+ * wants, upcast, in position order, to its handler, at most max_count of
+ * them.  Inside SPI as the owner, with bound computed before (the rows are
+ * read with a snapshot taken now).  Fills *progress as it goes.
+ */
+static void
+apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
+			 int64 max_count, AsyncProgress *progress)
+{
+	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTARRAYOID};
+	Relation	events = table_open(es_relid("events", false), AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(events);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "es async projection",
+												  ALLOCSET_DEFAULT_SIZES);
+	Datum		args[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	Portal		portal;
+	bool		done = false;
+
+	if (desc->natts != ES_EVENT_NATTS)
+		elog(ERROR, "es.events has %d columns, expected %d",
+			 desc->natts, ES_EVENT_NATTS);
+	args[0] = Int64GetDatum(after);
+	args[1] = Int64GetDatum(bound);
+	args[2] = types;
+	nulls[2] = types == (Datum) 0 ? 'n' : ' ';
+
+	/*
+	 * SQL keeps the rows whose stored type is wanted or may be renamed by
+	 * an upcaster; C checks the upcast type.
+	 */
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetLatestSnapshot());
+	portal = SPI_cursor_open(NULL,
+							 es_keep_plan(&plan_async_read,
+										  "SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
+										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
+										  " AND ($3 IS NULL"
+										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3)"
+										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters u))"
+										  " ORDER BY e.global_position",
+										  3, argtypes),
+							 args, nulls, true);
+	PopActiveSnapshot();
+
+	while (!done)
+	{
+		SPITupleTable *batch;
+		uint64		n;
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, REPLAY_BATCH);
+		batch = SPI_tuptable;
+		n = SPI_processed;
+		if (n == 0)
+			break;
+		if (batch->tupdesc->natts != ES_EVENT_NATTS)
+			elog(ERROR, "cursor returned %d columns, expected %d",
+				 batch->tupdesc->natts, ES_EVENT_NATTS);
+		for (i = 0; i < n && !done; i++)
+		{
+			MemoryContext old = MemoryContextSwitchTo(row_cxt);
+			Datum		values[ES_EVENT_NATTS];
+			bool		rownulls[ES_EVENT_NATTS];
+
+			heap_deform_tuple(batch->vals[i], batch->tupdesc, values, rownulls);
+			progress->have_event = true;
+			progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
+			memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
+				   sizeof(pg_uuid_t));
+			es_upcast_row(values, rownulls);
+			if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+			{
+				call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, rownulls)),
+							 values, false);
+				progress->applied++;
+				if (progress->applied == max_count)
+				{
+					progress->through = progress->event_position;
+					done = true;
+				}
+			}
+			progress->have_event = false;
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(row_cxt);
+		}
+		SPI_freetuptable(batch);
+	}
+	if (!done)
+		progress->through = bound - 1;
+	SPI_cursor_close(portal);
+	MemoryContextDelete(row_cxt);
+	table_close(events, NoLock);
+}
+
+/*
+ * apply_events in a subtransaction.  Returns true when it committed; else
+ * the batch is rolled back, *error holds the error and *progress tells the
+ * event it happened at.  A cancel (or statement timeout) is not recorded:
+ * it is raised again after the rollback.
+ */
+static bool
+apply_in_subxact(const EsProjection *p, Datum types, int64 after, int64 bound,
+				 int64 max_count, AsyncProgress *progress, ErrorData **error)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = true;
+
+	progress->applied = 0;
+	progress->through = after;
+	progress->have_event = false;
+	*error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		apply_events(p, types, after, bound, max_count, progress);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		/* also restores the identity the subtransaction started with */
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+			ReThrowError(edata);
+		*error = edata;
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/* One async projection as a run found it, its row locked. */
+typedef struct AsyncProjection
+{
+	EsProjection p;
+	Datum		types;			/* text[] or 0: every type */
+	int64		position;
+	bool		had_error;
+} AsyncProjection;
+
+/*
+ * Store a run's outcome in the projection's row: its new position and the
+ * error (NULL error: none).  Inside SPI as the owner.
+ */
+static void
+record_outcome(const AsyncProjection *a, int64 position, const ErrorData *error,
+			   const AsyncProgress *failed)
+{
+	static const Oid argtypes[] = {TEXTOID, INT8OID, INT8OID, UUIDOID,
+	TEXTOID, TEXTOID};
+	Datum		values[6];
+	char		nulls[6] = {' ', ' ', 'n', 'n', 'n', 'n'};
+
+	values[0] = CStringGetTextDatum(a->p.name);
+	values[1] = Int64GetDatum(position);
+	if (error != NULL)
+	{
+		if (failed->have_event)
+		{
+			values[2] = Int64GetDatum(failed->event_position);
+			values[3] = UUIDPGetDatum(&failed->event_id);
+			nulls[2] = nulls[3] = ' ';
+		}
+		values[4] = CStringGetTextDatum(unpack_sql_state(error->sqlerrcode));
+		values[5] = CStringGetTextDatum(error->message ? error->message : "");
+		nulls[4] = nulls[5] = ' ';
+	}
+	es_run_plan(es_keep_plan(&plan_async_done,
+							 "UPDATE es.projections_registry r"
+							 " SET position = $2,"
+							 " applied_at = CASE WHEN $2 OPERATOR(pg_catalog.>) r.position"
+							 " THEN pg_catalog.now() ELSE r.applied_at END,"
+							 " error_position = $3, error_event_id = $4,"
+							 " error_sqlstate = $5, error_message = $6,"
+							 " error_at = CASE WHEN $5 IS NULL THEN NULL"
+							 " ELSE pg_catalog.now() END"
+							 " WHERE r.name OPERATOR(pg_catalog.=) $1",
+							 6, argtypes),
+				values, nulls, false, 0, SPI_OK_UPDATE);
+}
+
+/*
+ * Catch one async projection up (its row locked): returns the events
+ * applied.  Inside SPI as the owner.
+ */
+static int64
+catch_up(AsyncProjection *a, int64 max_count)
+{
+	int64		horizon = es_log_horizon_internal();
+	AsyncProgress progress;
+	AsyncProgress failed;
+	ErrorData  *error;
+	int64		position;
+
+	if (horizon <= a->position + 1)
+		return 0;				/* nothing committed after the position */
+	if (apply_in_subxact(&a->p, a->types, a->position, horizon, max_count,
+						 &progress, &error))
+	{
+		if (progress.through > a->position || a->had_error)
+			record_outcome(a, progress.through, NULL, NULL);
+		return progress.applied;
+	}
+
+	/* stop exactly at the failing event: apply the ones before it again */
+	failed = progress;
+	position = a->position;
+	progress.applied = 0;
+	if (failed.have_event && failed.event_position > a->position + 1)
+	{
+		ErrorData  *again;
+
+		if (apply_in_subxact(&a->p, a->types, a->position,
+							 failed.event_position, max_count, &progress, &again))
+			position = progress.through;
+		else
+		{
+			/* the handler is not deterministic: record what failed now */
+			error = again;
+			failed = progress;
+			progress.applied = 0;
+		}
+	}
+	record_outcome(a, position, error, &failed);
+	ereport(WARNING,
+			(errcode(error->sqlerrcode),
+			 errmsg("projection \"%s\" stopped: %s", a->p.name, error->message),
+			 failed.have_event ?
+			 errdetail("The handler failed on the event at global position " INT64_FORMAT "; the next es.run_projections() retries it.",
+					   failed.event_position) :
+			 errdetail("The next es.run_projections() retries it.")));
+	return progress.applied;
+}
+
+PG_FUNCTION_INFO_V1(es_run_projections);
+
+/*
+ * es.run_projections(max_count): catch every async projection the caller
+ * owns up with the log, at most max_count events each; returns the number
+ * of events applied.
+ */
+Datum
+es_run_projections(PG_FUNCTION_ARGS)
+{
+	static const Oid argtypes[] = {OIDOID};
+	int32		max_count;
+	Oid			caller = GetUserId();
+	EsUserSwitch save;
+	volatile int64 applied = 0;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("max_count must not be null")));
+	max_count = PG_GETARG_INT32(0);
+	if (max_count <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_count must be positive")));
+
+	es_become_owner(&save);
+	PG_TRY();
+	{
+		Datum		values[1];
+		uint64		n;
+		uint64		i;
+		AsyncProjection *list;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		values[0] = ObjectIdGetDatum(caller);
+		n = es_run_plan(es_keep_plan(&plan_async_lock,
+									 "SELECT r.name, r.handler, r.event_types, r.tables,"
+									 " r.position, r.error_sqlstate IS NOT NULL"
+									 " FROM es.projections_registry r"
+									 " WHERE r.async AND pg_catalog.pg_has_role($1,"
+									 " r.owner::pg_catalog.oid, 'USAGE')"
+									 " ORDER BY r.name FOR UPDATE SKIP LOCKED",
+									 1, argtypes),
+						values, NULL, false, 0, SPI_OK_SELECT);
+		list = palloc0(sizeof(AsyncProjection) * Max(n, 1));
+		for (i = 0; i < n; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			bool		types_isnull;
+			Datum		types = SPI_getbinval(tup, desc, 3, &types_isnull);
+
+			fill_projection(&list[i].p, SPI_getbinval(tup, desc, 1, &isnull),
+							SPI_getbinval(tup, desc, 2, &isnull),
+							types, types_isnull,
+							SPI_getbinval(tup, desc, 4, &isnull));
+			list[i].types = types_isnull ? (Datum) 0 :
+				PointerGetDatum(DatumGetArrayTypePCopy(types));
+			list[i].position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
+			list[i].had_error = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
+		}
+		for (i = 0; i < n; i++)
+			applied += catch_up(&list[i], max_count);
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+	}
+	PG_FINALLY();
+	{
+		es_restore_user(&save);
+	}
+	PG_END_TRY();
+	PG_RETURN_INT64(applied);
 }

@@ -2,7 +2,8 @@
  * projection.h
  *	  Projections: read models maintained by user handlers, called from a
  *	  trigger on es.events inside the appending transaction, and rebuilt
- *	  from the whole history on demand.
+ *	  from the whole history on demand; async projections are caught up
+ *	  from the global log by es.run_projections.
  *
  * The SQL-callable functions (es.create_projection, es.drop_projection,
  * es.rebuild_projection, the trigger and its WHEN function) live in
