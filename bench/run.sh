@@ -45,6 +45,7 @@ WORKLOADS=(
     projection_append
     projection_rebuild
     log_poll
+    async_catchup
 )
 
 # The cluster's settings: bench/settings.conf (synchronous_commit is set per run).
