@@ -37,6 +37,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/expandedrecord.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -162,6 +163,21 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	folder_load(f, JsonbPGetDatum(reducer->initial_state));
 }
 
+/*
+ * The event as the reducer function's argument: an expanded record, which
+ * PL/pgSQL takes over without deconstructing a flat tuple (other languages
+ * flatten it as they would any composite).  Lives in the event's context.
+ */
+static Datum
+event_datum(Folder *f, Datum *row, bool *nulls)
+{
+	ExpandedRecordHeader *erh = make_expanded_record_from_tupdesc(f->events_desc,
+																  f->row_cxt);
+
+	expanded_record_set_fields(erh, row, nulls, false);
+	return ExpandedRecordGetDatum(erh);
+}
+
 /* Apply one (not yet upcast) event row to the state. */
 static void
 folder_apply(Folder *f, Datum *row, bool *nulls)
@@ -178,7 +194,7 @@ folder_apply(Folder *f, Datum *row, bool *nulls)
 
 		f->fcinfo->args[0].value = f->state;
 		f->fcinfo->args[0].isnull = false;
-		f->fcinfo->args[1].value = HeapTupleGetDatum(heap_form_tuple(f->events_desc, row, nulls));
+		f->fcinfo->args[1].value = event_datum(f, row, nulls);
 		f->fcinfo->args[1].isnull = false;
 		f->fcinfo->isnull = false;
 		es_become_caller(&saved_user, &saved_sec);
