@@ -26,11 +26,21 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/int.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
@@ -150,6 +160,40 @@ stored_after(Datum stream_id, int64 after, EsNewEvent *events, int n)
 }
 
 /*
+ * Is an event with this id stored (or written earlier in this transaction)?
+ * A direct probe of es.events' unique index on event_id, under a fresh
+ * snapshot as an SPI query would take: the common answer, no, costs no SPI
+ * round trip.
+ */
+static bool
+event_id_stored(pg_uuid_t *id)
+{
+	Oid			nsp = get_namespace_oid("es", false);
+	Relation	heap = table_open(get_relname_relid("events", nsp), AccessShareLock);
+	Relation	index = index_open(get_relname_relid("events_event_id_key", nsp),
+								   AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	Snapshot	snapshot;
+	IndexScanDesc scan;
+	ScanKeyData key;
+	bool		found;
+
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   InvalidOid, F_UUID_EQ, UUIDPGetDatum(id));
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return found;
+}
+
+/*
  * With no expected version: is this batch a retry of the stream's last
  * events?  Returns the stream's version if so, -1 if the first id is new;
  * an id stored anywhere else is a unique violation.
@@ -164,6 +208,8 @@ retry_of_tail(text *stream_id, EsNewEvent *events, int n)
 	int64		found_version;
 	int64		current;
 
+	if (!event_id_stored(&events[0].event_id))
+		return -1;
 	values[0] = UUIDPGetDatum(&events[0].event_id);
 	if (es_run_plan(es_keep_plan(&plan_find_id,
 								 "SELECT e.stream_id, e.stream_version FROM es.events e"
