@@ -106,6 +106,7 @@ struct EsStreamScan
 	Relation	index;
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
+	Snapshot	snapshot;		/* registered: user code runs between rows */
 	ScanDirection direction;
 };
 
@@ -131,7 +132,8 @@ es_stream_scan_begin(text *stream_id, int64 after, int64 upto, bool backward)
 	ScanKeyEntryInitialize(&keys[2], 0, 2, BTLessEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT8LE, Int64GetDatum(upto));
 	s->slot = table_slot_create(s->heap, NULL);
-	s->scan = index_beginscan(s->heap, s->index, GetActiveSnapshot(), 3, 0);
+	s->snapshot = RegisterSnapshot(GetActiveSnapshot());
+	s->scan = index_beginscan(s->heap, s->index, s->snapshot, 3, 0);
 	index_rescan(s->scan, keys, 3, NULL, 0);
 	s->direction = backward ? BackwardScanDirection : ForwardScanDirection;
 	return s;
@@ -157,6 +159,7 @@ void
 es_stream_scan_end(EsStreamScan *s)
 {
 	index_endscan(s->scan);
+	UnregisterSnapshot(s->snapshot);
 	ExecDropSingleTupleTableSlot(s->slot);
 	index_close(s->index, AccessShareLock);
 	table_close(s->heap, AccessShareLock);
