@@ -84,6 +84,7 @@
 #include "event_sourcing.h"
 #include "catalog.h"
 #include "log.h"
+#include "read.h"
 #include "upcast.h"
 
 /* Rows fetched from the cursor at a time. */
@@ -401,7 +402,10 @@ log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Portal		portal;
-	MemoryContext batch_cxt;
+	EsEventCursor cursor;
+	Datum		row[ES_EVENT_NATTS];
+	bool		rownulls[ES_EVENT_NATTS];
+	MemoryContext row_cxt;
 	int64		count = 0;
 	bool		done = false;
 
@@ -435,50 +439,31 @@ log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
 										  " ORDER BY e.global_position",
 										  4, argtypes),
 							 values, nulls, true);
-	batch_cxt = AllocSetContextCreate(CurrentMemoryContext, "es log batch",
-									  ALLOCSET_DEFAULT_SIZES);
-	while (!done)
+	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "es log row",
+									ALLOCSET_DEFAULT_SIZES);
+	es_event_cursor_open(&cursor, portal, max_count > 0 ? Min(max_count, LOG_BATCH) : LOG_BATCH);
+	while (!done && es_event_cursor_next(&cursor, row, rownulls))
 	{
-		long		want = LOG_BATCH;
-		uint64		i;
-		MemoryContext old;
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
-		if (max_count > 0 && max_count - count < want)
-			want = (long) (max_count - count);
-		SPI_cursor_fetch(portal, true, want);
-		if (SPI_processed == 0)
-			break;
-		if (SPI_tuptable->tupdesc->natts != ES_EVENT_NATTS)
-			elog(ERROR, "cursor returned %d columns, expected %d",
-				 SPI_tuptable->tupdesc->natts, ES_EVENT_NATTS);
-		old = MemoryContextSwitchTo(batch_cxt);
-		for (i = 0; i < SPI_processed; i++)
+		es_upcast_row(row, rownulls);
+		if (type_wanted(f, row[ES_COL_EVENT_TYPE]))
 		{
-			Datum		row[ES_EVENT_NATTS];
-			bool		rownulls[ES_EVENT_NATTS];
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-							  row, rownulls);
-			es_upcast_row(row, rownulls);
-			if (!type_wanted(f, row[ES_COL_EVENT_TYPE]))
-				continue;
 			tuplestore_putvalues(store, desc, row, rownulls);
 			count++;
 			if (count == max_count)
 			{
 				*through = DatumGetInt64(row[ES_COL_GLOBAL_POSITION]);
 				done = true;
-				break;
 			}
 		}
 		MemoryContextSwitchTo(old);
-		MemoryContextReset(batch_cxt);
-		SPI_freetuptable(SPI_tuptable);
+		MemoryContextReset(row_cxt);
 	}
 	if (!done)
 		*through = horizon - 1;
-	SPI_cursor_close(portal);
-	MemoryContextDelete(batch_cxt);
+	es_event_cursor_close(&cursor);
+	MemoryContextDelete(row_cxt);
 	PopActiveSnapshot();
 	return count;
 }

@@ -70,6 +70,7 @@
 #include "catalog.h"
 #include "log.h"
 #include "projection.h"
+#include "read.h"
 #include "upcast.h"
 
 /* Rows fetched from the history cursor at a time (back-fill, rebuild). */
@@ -534,6 +535,9 @@ replay_history(const EsProjection *p)
 												  ALLOCSET_DEFAULT_SIZES);
 	SPIPlanPtr	plan;
 	Portal		portal;
+	EsEventCursor cursor;
+	Datum		values[ES_EVENT_NATTS];
+	bool		nulls[ES_EVENT_NATTS];
 	int64		replayed = 0;
 
 	if (desc->natts != ES_EVENT_NATTS)
@@ -549,40 +553,22 @@ replay_history(const EsProjection *p)
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	PopActiveSnapshot();
 
-	for (;;)
+	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
+	while (es_event_cursor_next(&cursor, values, nulls))
 	{
-		SPITupleTable *batch;
-		uint64		n;
-		uint64		i;
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
-		SPI_cursor_fetch(portal, true, REPLAY_BATCH);
-		batch = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		if (batch->tupdesc->natts != ES_EVENT_NATTS)
-			elog(ERROR, "cursor returned %d columns, expected %d",
-				 batch->tupdesc->natts, ES_EVENT_NATTS);
-		for (i = 0; i < n; i++)
+		es_upcast_row(values, nulls);
+		if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
 		{
-			MemoryContext old = MemoryContextSwitchTo(row_cxt);
-			Datum		values[ES_EVENT_NATTS];
-			bool		nulls[ES_EVENT_NATTS];
-
-			heap_deform_tuple(batch->vals[i], batch->tupdesc, values, nulls);
-			es_upcast_row(values, nulls);
-			if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
-			{
-				call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
-							 values, true);
-				replayed++;
-			}
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(row_cxt);
+			call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
+						 values, true);
+			replayed++;
 		}
-		SPI_freetuptable(batch);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_cxt);
 	}
-	SPI_cursor_close(portal);
+	es_event_cursor_close(&cursor);
 	MemoryContextDelete(row_cxt);
 	table_close(events, NoLock);
 	return replayed;
@@ -1085,6 +1071,9 @@ apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
 	Portal		portal;
+	EsEventCursor cursor;
+	Datum		values[ES_EVENT_NATTS];
+	bool		rownulls[ES_EVENT_NATTS];
 	bool		done = false;
 
 	if (desc->natts != ES_EVENT_NATTS)
@@ -1114,52 +1103,35 @@ apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
 							 args, nulls, true);
 	PopActiveSnapshot();
 
-	while (!done)
+	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
+	while (!done && es_event_cursor_next(&cursor, values, rownulls))
 	{
-		SPITupleTable *batch;
-		uint64		n;
-		uint64		i;
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
-		SPI_cursor_fetch(portal, true, REPLAY_BATCH);
-		batch = SPI_tuptable;
-		n = SPI_processed;
-		if (n == 0)
-			break;
-		if (batch->tupdesc->natts != ES_EVENT_NATTS)
-			elog(ERROR, "cursor returned %d columns, expected %d",
-				 batch->tupdesc->natts, ES_EVENT_NATTS);
-		for (i = 0; i < n && !done; i++)
+		/* what an error in upcasting or in the handler is recorded at */
+		progress->have_event = true;
+		progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
+		memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
+			   sizeof(pg_uuid_t));
+		es_upcast_row(values, rownulls);
+		if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
 		{
-			MemoryContext old = MemoryContextSwitchTo(row_cxt);
-			Datum		values[ES_EVENT_NATTS];
-			bool		rownulls[ES_EVENT_NATTS];
-
-			heap_deform_tuple(batch->vals[i], batch->tupdesc, values, rownulls);
-			progress->have_event = true;
-			progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
-			memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
-				   sizeof(pg_uuid_t));
-			es_upcast_row(values, rownulls);
-			if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+			call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, rownulls)),
+						 values, false);
+			progress->applied++;
+			if (progress->applied == max_count)
 			{
-				call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, rownulls)),
-							 values, false);
-				progress->applied++;
-				if (progress->applied == max_count)
-				{
-					progress->through = progress->event_position;
-					done = true;
-				}
+				progress->through = progress->event_position;
+				done = true;
 			}
-			progress->have_event = false;
-			MemoryContextSwitchTo(old);
-			MemoryContextReset(row_cxt);
 		}
-		SPI_freetuptable(batch);
+		progress->have_event = false;
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(row_cxt);
 	}
 	if (!done)
 		progress->through = bound - 1;
-	SPI_cursor_close(portal);
+	es_event_cursor_close(&cursor);
 	MemoryContextDelete(row_cxt);
 	table_close(events, NoLock);
 }

@@ -55,49 +55,80 @@ es_stream_version_spi(Datum stream_id, bool fresh_snapshot)
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
+/* Start handing out the rows of an open cursor over ES_EVENT_COLUMNS. */
+void
+es_event_cursor_open(EsEventCursor *c, Portal portal, long batch_size)
+{
+	c->portal = portal;
+	c->batch_size = batch_size;
+	c->batch = NULL;
+	c->n = 0;
+	c->next = 0;
+}
+
+/* The next row (deformed, not upcast), or false at the end. */
+bool
+es_event_cursor_next(EsEventCursor *c, Datum *values, bool *nulls)
+{
+	if (c->next == c->n)
+	{
+		if (c->batch != NULL)
+			SPI_freetuptable(c->batch);
+		c->batch = NULL;
+		SPI_cursor_fetch(c->portal, true, c->batch_size);
+		c->n = SPI_processed;
+		c->next = 0;
+		if (c->n == 0)
+			return false;
+		c->batch = SPI_tuptable;
+		if (c->batch->tupdesc->natts != ES_EVENT_NATTS)
+			elog(ERROR, "cursor returned %d columns, expected %d",
+				 c->batch->tupdesc->natts, ES_EVENT_NATTS);
+	}
+	heap_deform_tuple(c->batch->vals[c->next++], c->batch->tupdesc, values, nulls);
+	return true;
+}
+
+/* Free the last batch and close the cursor. */
+void
+es_event_cursor_close(EsEventCursor *c)
+{
+	if (c->batch != NULL)
+		SPI_freetuptable(c->batch);
+	c->batch = NULL;
+	SPI_cursor_close(c->portal);
+}
+
 /*
- * Fetch every row of an open cursor over ES_EVENT_COLUMNS in batches,
- * upcast each, and put it into the tuplestore; closes the cursor.  Scratch
- * memory is reset per batch, so memory does not grow with the stream.
+ * Fetch every row of an open cursor over ES_EVENT_COLUMNS, upcast each, and
+ * put it into the tuplestore; closes the cursor.  Scratch memory is reset
+ * per row, so memory does not grow with the stream.
  */
 void
 es_read_into(Portal portal, Tuplestorestate *store, TupleDesc desc)
 {
-	MemoryContext batch_cxt = AllocSetContextCreate(CurrentMemoryContext,
-													"es_read_into batch",
-													ALLOCSET_DEFAULT_SIZES);
+	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
+												  "es_read_into row",
+												  ALLOCSET_DEFAULT_SIZES);
+	EsEventCursor cursor;
+	Datum		row[ES_EVENT_NATTS];
+	bool		rownulls[ES_EVENT_NATTS];
 
 	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
-	for (;;)
+	es_event_cursor_open(&cursor, portal, READ_BATCH);
+	while (es_event_cursor_next(&cursor, row, rownulls))
 	{
-		uint64		i;
-		MemoryContext old;
+		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
-		SPI_cursor_fetch(portal, true, READ_BATCH);
-		if (SPI_processed == 0)
-			break;
-		if (SPI_tuptable->tupdesc->natts != ES_EVENT_NATTS)
-			elog(ERROR, "cursor returned %d columns, expected %d",
-				 SPI_tuptable->tupdesc->natts, ES_EVENT_NATTS);
-		old = MemoryContextSwitchTo(batch_cxt);
-		for (i = 0; i < SPI_processed; i++)
-		{
-			Datum		row[ES_EVENT_NATTS];
-			bool		rownulls[ES_EVENT_NATTS];
-
-			heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc,
-							  row, rownulls);
-			es_upcast_row(row, rownulls);
-			tuplestore_putvalues(store, desc, row, rownulls);
-		}
+		es_upcast_row(row, rownulls);
+		tuplestore_putvalues(store, desc, row, rownulls);
 		MemoryContextSwitchTo(old);
-		MemoryContextReset(batch_cxt);
-		SPI_freetuptable(SPI_tuptable);
+		MemoryContextReset(row_cxt);
 	}
-	SPI_cursor_close(portal);
-	MemoryContextDelete(batch_cxt);
+	es_event_cursor_close(&cursor);
+	MemoryContextDelete(row_cxt);
 }
 
 struct EsStreamScan

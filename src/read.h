@@ -17,6 +17,27 @@
 extern int64 es_stream_version_spi(Datum stream_id, bool fresh_snapshot);
 
 /*
+ * Rows of an open SPI cursor over ES_EVENT_COLUMNS, fetched in batches and
+ * handed out one at a time, deformed but not upcast (callers that must name
+ * the event in an upcasting error look at it first).  A row's values point
+ * into the current batch and stay valid until the next call; the batch
+ * pointer is kept here, so SPI calls made by user code between rows do no
+ * harm.  Close with es_event_cursor_close.
+ */
+typedef struct EsEventCursor
+{
+	Portal		portal;
+	long		batch_size;
+	SPITupleTable *batch;
+	uint64		n;
+	uint64		next;
+} EsEventCursor;
+
+extern void es_event_cursor_open(EsEventCursor *c, Portal portal, long batch_size);
+extern bool es_event_cursor_next(EsEventCursor *c, Datum *values, bool *nulls);
+extern void es_event_cursor_close(EsEventCursor *c);
+
+/*
  * Drain a cursor over ES_EVENT_COLUMNS into a tuplestore of es.events rows,
  * upcasting each row; closes the cursor.  Inside SPI, as the owner.
  */
