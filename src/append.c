@@ -168,10 +168,8 @@ stored_after(Datum stream_id, int64 after, EsNewEvent *events, int n)
 static bool
 event_id_stored(pg_uuid_t *id)
 {
-	Oid			nsp = get_namespace_oid("es", false);
-	Relation	heap = table_open(get_relname_relid("events", nsp), AccessShareLock);
-	Relation	index = index_open(get_relname_relid("events_event_id_key", nsp),
-								   AccessShareLock);
+	Relation	heap = table_open(es_relid("events", false), AccessShareLock);
+	Relation	index = index_open(es_relid("events_event_id_key", false), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	Snapshot	snapshot;
 	IndexScanDesc scan;

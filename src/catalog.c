@@ -14,6 +14,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -46,21 +47,43 @@ es_catalog_init(void)
 	CacheRegisterRelcacheCallback(es_relcache_callback, (Datum) 0);
 }
 
+/* OID of es.<name>. */
+Oid
+es_relid(const char *name, bool missing_ok)
+{
+	Oid			nsp = get_namespace_oid("es", missing_ok);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"es.%s\" does not exist", name),
+				 errhint("Run CREATE EXTENSION event_sourcing.")));
+	return relid;
+}
+
+/* Refuse a caller that may not change a registry entry. */
+void
+es_check_owner(Oid owner, Oid caller, const char *kind, const char *name,
+			   const char *action)
+{
+	if (!has_privs_of_role(caller, owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be owner of %s \"%s\"", kind, name),
+				 errdetail("Only the role that created a %s, its members and superusers may %s it.",
+						   kind, action)));
+}
+
 /* Look up (once) the owner of es.events. */
 Oid
 es_owner(void)
 {
 	if (!OidIsValid(cached_owner))
 	{
-		Oid			nsp = get_namespace_oid("es", false);
-		Oid			relid = get_relname_relid("events", nsp);
+		Oid			relid = es_relid("events", false);
 		HeapTuple	tup;
 
-		if (!OidIsValid(relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("relation \"es.events\" does not exist"),
-					 errhint("Run CREATE EXTENSION event_sourcing.")));
 		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 		if (!HeapTupleIsValid(tup))
 			elog(ERROR, "cache lookup failed for relation %u", relid);

@@ -25,6 +25,17 @@ typedef struct EsUserSwitch
 /* Register the invalidation callback; called from _PG_init. */
 extern void es_catalog_init(void);
 
+/* OID of the relation es.<name>; InvalidOid (missing_ok) or an error. */
+extern Oid	es_relid(const char *name, bool missing_ok);
+
+/*
+ * Refuse (42501) a caller that is not the owner of a registry entry (a
+ * reducer, projection, subscription), a member of the owner's role or a
+ * superuser; action is what only they may do ("replace or drop").
+ */
+extern void es_check_owner(Oid owner, Oid caller, const char *kind,
+						   const char *name, const char *action);
+
 /* Owner of es.events: the role the extension's SQL runs as. */
 extern Oid	es_owner(void);
 

@@ -647,11 +647,8 @@ lock_subscription(text *name, Oid caller, Subscription *s)
 				 errmsg("subscription \"%s\" does not exist", text_to_cstring(name))));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	if (!has_privs_of_role(caller, DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull))))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of subscription \"%s\"", text_to_cstring(name)),
-				 errdetail("Only the role that created a subscription, its members and superusers may poll or drop it.")));
+	es_check_owner(DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull)), caller,
+				   "subscription", text_to_cstring(name), "poll or drop");
 	s->position = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 	d = SPI_getbinval(tup, desc, 2, &isnull);
 	s->types = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
@@ -789,11 +786,7 @@ subscription_ready(text *name, Oid caller)
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 2, &isnull));
 	PopActiveSnapshot();
-	if (!has_privs_of_role(caller, owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of subscription \"%s\"", text_to_cstring(name)),
-				 errdetail("Only the role that created a subscription, its members and superusers may poll or drop it.")));
+	es_check_owner(owner, caller, "subscription", text_to_cstring(name), "poll or drop");
 	if (sequence_next() <= position + 1)
 		return false;
 	return log_horizon() > position + 1;

@@ -169,21 +169,6 @@ es_projection_init(void)
 	CacheRegisterSyscacheCallback(PROCOID, projection_proc_callback, (Datum) 0);
 }
 
-/* OID of es.<name>, or InvalidOid (missing_ok) / an error. */
-static Oid
-es_relid(const char *name, bool missing_ok)
-{
-	Oid			nsp = get_namespace_oid("es", missing_ok);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
-
-	if (!OidIsValid(relid) && !missing_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"es.%s\" does not exist", name),
-				 errhint("Run CREATE EXTENSION event_sourcing.")));
-	return relid;
-}
-
 /* Resolve a stored handler signature; InvalidOid when it names nothing. */
 static Oid
 resolve_handler(const char *signature)
@@ -858,11 +843,7 @@ lookup_for_change(text *name, Oid caller, EsProjection *p, bool *async)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	owner = DatumGetObjectId(SPI_getbinval(tup, desc, 5, &isnull));
-	if (!has_privs_of_role(caller, owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of projection \"%s\"", text_to_cstring(name)),
-				 errdetail("Only the role that created a projection, its members and superusers may drop or rebuild it.")));
+	es_check_owner(owner, caller, "projection", text_to_cstring(name), "drop or rebuild");
 	if (async)
 		*async = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	types = SPI_getbinval(tup, desc, 3, &types_isnull);

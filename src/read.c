@@ -147,7 +147,7 @@ es_stream_scan_begin(text *stream_id, int64 after, int64 upto, bool backward)
 {
 	EsStreamScan *s = palloc0(sizeof(EsStreamScan));
 	ScanKeyData keys[3];
-	Oid			relid = get_relname_relid("events", get_namespace_oid("es", false));
+	Oid			relid = es_relid("events", false);
 	Oid			indexid;
 
 	s->heap = table_open(relid, AccessShareLock);
@@ -205,9 +205,7 @@ es_stream_scan_end(EsStreamScan *s)
 static int64
 stream_version_direct(text *stream_id)
 {
-	Relation	heap = table_open(get_relname_relid("streams",
-													get_namespace_oid("es", false)),
-								  AccessShareLock);
+	Relation	heap = table_open(es_relid("streams", false), AccessShareLock);
 	Relation	index = index_open(RelationGetPrimaryKeyIndex(heap), AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	IndexScanDesc scan;

@@ -108,7 +108,7 @@ reset_cache(void)
 	ctl.hcxt = cache_cxt;
 	cache = hash_create("event_sourcing reducers", 16, &ctl,
 						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	reducers_relid = get_relname_relid("reducers", get_namespace_oid("es", false));
+	reducers_relid = es_relid("reducers", false);
 	cache_valid = true;
 }
 
@@ -254,8 +254,7 @@ check_apply_function(Oid fn)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
 	Form_pg_proc proc;
-	Oid			events_type = get_rel_type_id(get_relname_relid("events",
-																get_namespace_oid("es", false)));
+	Oid			events_type = es_events_type();
 
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
@@ -295,10 +294,7 @@ lock_and_check_owner(Datum name, const char *cname, Oid caller)
 		return false;
 	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
 										   SPI_tuptable->tupdesc, 1, &isnull));
-	if (!has_privs_of_role(caller, owner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be owner of reducer \"%s\"", cname)));
+	es_check_owner(owner, caller, "reducer", cname, "replace or drop");
 	return true;
 }
 
@@ -306,8 +302,7 @@ lock_and_check_owner(Datum name, const char *cname, Oid caller)
 static void
 invalidate_reducers(void)
 {
-	CacheInvalidateRelcacheByRelid(get_relname_relid("reducers",
-													 get_namespace_oid("es", false)));
+	CacheInvalidateRelcacheByRelid(es_relid("reducers", false));
 }
 
 PG_FUNCTION_INFO_V1(es_create_reducer);

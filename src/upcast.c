@@ -176,17 +176,7 @@ static Oid
 upcasters_oid(void)
 {
 	if (!OidIsValid(upcasters_relid))
-	{
-		Oid			nsp = get_namespace_oid("es", false);
-		Oid			relid = get_relname_relid("upcasters", nsp);
-
-		if (!OidIsValid(relid))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_TABLE),
-					 errmsg("relation \"es.upcasters\" does not exist"),
-					 errhint("Run CREATE EXTENSION event_sourcing.")));
-		upcasters_relid = relid;
-	}
+		upcasters_relid = es_relid("upcasters", false);
 	return upcasters_relid;
 }
 
