@@ -384,46 +384,28 @@ type_wanted(const LogFilter *f, Datum type)
 }
 
 /*
- * Read the events after position `after` and below `horizon` that pass the
- * filter, upcast, in position order, at most max_count of them (-1: no
- * limit), into the tuplestore.  Returns how many; *through is the position
- * up to which the log has been consumed: the last event returned when the
- * limit was reached, else horizon - 1.  Inside SPI, as the owner.
- *
- * Event types match the upcast type.  SQL keeps the rows whose stored type
- * is wanted or has an upcaster (the only rows upcasting may rename), and C
- * checks the upcast type: the same result as upcasting every row.
+ * Open a cursor over ES_EVENT_COLUMNS for the events with after < position
+ * < bound, in position order, whose stored type is in types or may be
+ * renamed by an upcaster (the caller checks the upcast type) and whose
+ * category is in categories (NULL: no filter), under a snapshot taken now
+ * -- after the caller computed bound, in every isolation level.  Inside
+ * SPI, as the owner.
  */
-static int64
-log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
-		 Tuplestorestate *store, TupleDesc desc, int64 *through)
+Portal
+es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 {
 	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID};
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Portal		portal;
-	EsEventCursor cursor;
-	Datum		row[ES_EVENT_NATTS];
-	bool		rownulls[ES_EVENT_NATTS];
-	MemoryContext row_cxt;
-	int64		count = 0;
-	bool		done = false;
-
-	*through = after;
-	if (max_count == 0 || horizon <= after + 1)
-		return 0;
-	if (desc->natts != ES_EVENT_NATTS)
-		elog(ERROR, "es.events has %d columns, expected %d",
-			 desc->natts, ES_EVENT_NATTS);
 
 	values[0] = Int64GetDatum(after);
-	values[1] = Int64GetDatum(horizon);
-	values[2] = f->types;
-	nulls[2] = f->types == (Datum) 0 ? 'n' : ' ';
-	values[3] = f->categories;
-	nulls[3] = f->categories == (Datum) 0 ? 'n' : ' ';
-
-	/* a snapshot taken after the horizon, whatever the isolation level */
+	values[1] = Int64GetDatum(bound);
+	values[2] = types;
+	nulls[2] = types == (Datum) 0 ? 'n' : ' ';
+	values[3] = categories;
+	nulls[3] = categories == (Datum) 0 ? 'n' : ' ';
+	CommandCounterIncrement();
 	PushActiveSnapshot(GetLatestSnapshot());
 	portal = SPI_cursor_open(NULL,
 							 es_keep_plan(&plan_read,
@@ -439,6 +421,41 @@ log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
 										  " ORDER BY e.global_position",
 										  4, argtypes),
 							 values, nulls, true);
+	PopActiveSnapshot();
+	return portal;
+}
+
+/*
+ * Read the events after position `after` and below `horizon` that pass the
+ * filter, upcast, in position order, at most max_count of them (-1: no
+ * limit), into the tuplestore.  Returns how many; *through is the position
+ * up to which the log has been consumed: the last event returned when the
+ * limit was reached, else horizon - 1.  Inside SPI, as the owner.
+ *
+ * Event types match the upcast type.  SQL keeps the rows whose stored type
+ * is wanted or has an upcaster (the only rows upcasting may rename), and C
+ * checks the upcast type: the same result as upcasting every row.
+ */
+static int64
+log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
+		 Tuplestorestate *store, TupleDesc desc, int64 *through)
+{
+	Portal		portal;
+	EsEventCursor cursor;
+	Datum		row[ES_EVENT_NATTS];
+	bool		rownulls[ES_EVENT_NATTS];
+	MemoryContext row_cxt;
+	int64		count = 0;
+	bool		done = false;
+
+	*through = after;
+	if (max_count == 0 || horizon <= after + 1)
+		return 0;
+	if (desc->natts != ES_EVENT_NATTS)
+		elog(ERROR, "es.events has %d columns, expected %d",
+			 desc->natts, ES_EVENT_NATTS);
+
+	portal = es_log_open(after, horizon, f->types, f->categories);
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "es log row",
 									ALLOCSET_DEFAULT_SIZES);
 	es_event_cursor_open(&cursor, portal, max_count > 0 ? Min(max_count, LOG_BATCH) : LOG_BATCH);
@@ -464,7 +481,6 @@ log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
 		*through = horizon - 1;
 	es_event_cursor_close(&cursor);
 	MemoryContextDelete(row_cxt);
-	PopActiveSnapshot();
 	return count;
 }
 

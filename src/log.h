@@ -9,6 +9,8 @@
 #ifndef ES_LOG_H
 #define ES_LOG_H
 
+#include "utils/portal.h"
+
 /*
  * Advisory lock keys of the log, in the objsubid field of pg_locks (the
  * field that tells pg_advisory_lock(bigint) keys, 1, from
@@ -32,5 +34,13 @@ extern void es_log_init(void);
  * be called inside SPI, as the extension's owner.
  */
 extern int64 es_log_horizon_internal(void);
+
+/*
+ * A cursor over the events with after < position < bound (bound: a horizon
+ * computed just before), in position order, whose stored type is in types
+ * or may be upcast to another (check the upcast type) and whose category is
+ * in categories; NULL arrays do not filter.  Inside SPI, as the owner.
+ */
+extern Portal es_log_open(int64 after, int64 bound, Datum types, Datum categories);
 
 #endif							/* ES_LOG_H */

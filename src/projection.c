@@ -137,7 +137,6 @@ static SPIPlanPtr plan_lookup = NULL;
 static SPIPlanPtr plan_delete = NULL;
 static SPIPlanPtr plan_restart = NULL;
 static SPIPlanPtr plan_async_lock = NULL;
-static SPIPlanPtr plan_async_read = NULL;
 static SPIPlanPtr plan_async_done = NULL;
 
 /* Forget the registry when it (or every relation) is invalidated. */
@@ -1043,14 +1042,11 @@ static void
 apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
 			 int64 max_count, AsyncProgress *progress)
 {
-	static const Oid argtypes[] = {INT8OID, INT8OID, TEXTARRAYOID};
 	Relation	events = table_open(es_relid("events", false), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(events);
 	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
 												  "es async projection",
 												  ALLOCSET_DEFAULT_SIZES);
-	Datum		args[3];
-	char		nulls[3] = {' ', ' ', ' '};
 	Portal		portal;
 	EsEventCursor cursor;
 	Datum		values[ES_EVENT_NATTS];
@@ -1060,29 +1056,8 @@ apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
 	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
-	args[0] = Int64GetDatum(after);
-	args[1] = Int64GetDatum(bound);
-	args[2] = types;
-	nulls[2] = types == (Datum) 0 ? 'n' : ' ';
-
-	/*
-	 * SQL keeps the rows whose stored type is wanted or may be renamed by
-	 * an upcaster; C checks the upcast type.
-	 */
-	CommandCounterIncrement();
-	PushActiveSnapshot(GetLatestSnapshot());
-	portal = SPI_cursor_open(NULL,
-							 es_keep_plan(&plan_async_read,
-										  "SELECT " ES_EVENT_COLUMNS " FROM es.events e"
-										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
-										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
-										  " AND ($3 IS NULL"
-										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3)"
-										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters u))"
-										  " ORDER BY e.global_position",
-										  3, argtypes),
-							 args, nulls, true);
-	PopActiveSnapshot();
+	/* stored types that are wanted or may be upcast to one; C checks */
+	portal = es_log_open(after, bound, types, (Datum) 0);
 
 	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
 	while (!done && es_event_cursor_next(&cursor, values, rownulls))
