@@ -49,8 +49,8 @@
 #include "append.h"
 #include "catalog.h"
 #include "event.h"
-#include "read.h"
 
+static SPIPlanPtr plan_version = NULL;
 static SPIPlanPtr plan_upsert_any = NULL;
 static SPIPlanPtr plan_insert_new = NULL;
 static SPIPlanPtr plan_update_exact = NULL;
@@ -114,6 +114,28 @@ raise_conflict(text *stream_id, int64 expected, int64 actual)
 			 err_generic_string(PG_DIAG_SCHEMA_NAME, "es"),
 			 err_generic_string(PG_DIAG_TABLE_NAME, "streams"),
 			 err_generic_string(PG_DIAG_CONSTRAINT_NAME, ES_EXPECTED_VERSION_CONSTRAINT)));
+}
+
+/*
+ * Current version of a stream (0 when it has none), under a fresh snapshot
+ * in READ COMMITTED: after the version check waited for a concurrent
+ * writer, this sees what that writer committed.
+ */
+static int64
+current_version(text *stream_id)
+{
+	static const Oid argtypes[] = {TEXTOID};
+	Datum		arg = PointerGetDatum(stream_id);
+	bool		isnull;
+
+	if (es_run_plan(es_keep_plan(&plan_version,
+								 "SELECT s.version FROM es.streams s"
+								 " WHERE s.stream_id OPERATOR(pg_catalog.=) $1",
+								 1, argtypes),
+					&arg, NULL, false, 1, SPI_OK_SELECT) == 0)
+		return 0;
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 /* Text of an event id, for messages. */
@@ -224,7 +246,7 @@ retry_of_tail(text *stream_id, EsNewEvent *events, int n)
 		memcmp(VARDATA_ANY(found_stream), VARDATA_ANY(stream_id),
 			   VARSIZE_ANY_EXHDR(stream_id)) == 0)
 	{
-		current = es_stream_version_spi(PointerGetDatum(stream_id), true);
+		current = current_version(stream_id);
 		if (current == found_version + n - 1 &&
 			stored_after(PointerGetDatum(stream_id), found_version - 1, events, n))
 			return current;
@@ -410,7 +432,7 @@ append_batch(text *stream_id, bool any_version, int64 expected,
 		if (stored_after(PointerGetDatum(stream_id), expected, events, n))
 			return expected + n;
 		raise_conflict(stream_id, expected,
-					   es_stream_version_spi(PointerGetDatum(stream_id), true));
+					   current_version(stream_id));
 	}
 	insert_events(stream_id, new_version - n + 1, events, n);
 	return new_version;

@@ -2,8 +2,8 @@
  * append.h
  *	  es.append: atomic, optimistic-concurrency appends to one stream.
  *
- * Only the SQL-callable function lives here; the other modules do not call
- * into the append path.
+ * Besides the SQL-callable es.append, it offers the check of a stream id
+ * argument that every function taking one shares.
  */
 #ifndef ES_APPEND_H
 #define ES_APPEND_H

@@ -34,26 +34,8 @@
 /* Rows fetched from the cursor at a time. */
 #define READ_BATCH 1000
 
-static SPIPlanPtr plan_version = NULL;
 static SPIPlanPtr plan_forward = NULL;
 static SPIPlanPtr plan_backward = NULL;
-
-/* Current version of a stream, 0 when it has no events. */
-int64
-es_stream_version_spi(Datum stream_id, bool fresh_snapshot)
-{
-	static const Oid argtypes[] = {TEXTOID};
-	bool		isnull;
-
-	if (es_run_plan(es_keep_plan(&plan_version,
-								 "SELECT s.version FROM es.streams s"
-								 " WHERE s.stream_id OPERATOR(pg_catalog.=) $1",
-								 1, argtypes),
-					&stream_id, NULL, !fresh_snapshot, 1, SPI_OK_SELECT) == 0)
-		return 0;
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-									   SPI_tuptable->tupdesc, 1, &isnull));
-}
 
 /* Start handing out the rows of an open cursor over ES_EVENT_COLUMNS. */
 void
@@ -104,11 +86,11 @@ es_event_cursor_close(EsEventCursor *c)
  * put it into the tuplestore; closes the cursor.  Scratch memory is reset
  * per row, so memory does not grow with the stream.
  */
-void
-es_read_into(Portal portal, Tuplestorestate *store, TupleDesc desc)
+static void
+read_into(Portal portal, Tuplestorestate *store, TupleDesc desc)
 {
 	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
-												  "es_read_into row",
+												  "es read_stream row",
 												  ALLOCSET_DEFAULT_SIZES);
 	EsEventCursor cursor;
 	Datum		row[ES_EVENT_NATTS];
@@ -311,7 +293,7 @@ es_read_stream(PG_FUNCTION_ARGS)
 								" AND e.stream_version OPERATOR(pg_catalog.>=) $2"
 								" ORDER BY e.stream_version LIMIT $3",
 								3, argtypes);
-		es_read_into(SPI_cursor_open(NULL, plan, values, nulls, true),
+		read_into(SPI_cursor_open(NULL, plan, values, nulls, true),
 					 rsinfo->setResult, rsinfo->setDesc);
 		SPI_finish();
 	}

@@ -1,20 +1,13 @@
 /*
  * read.h
- *	  Reading streams: es.stream_version and es.read_stream, and the version
- *	  look-up that the append path shares.
+ *	  Reading events: direct ordered scans of a stream (folds), and batched
+ *	  cursors over es.events (read_stream, the log, projections).
  */
 #ifndef ES_READ_H
 #define ES_READ_H
 
 #include "executor/spi.h"
 #include "utils/tuplestore.h"
-
-/*
- * Current version of a stream (0 when it has no events).  Must run inside
- * an SPI connection, as the extension's owner.  fresh_snapshot: read with a
- * new snapshot (in READ COMMITTED) rather than the calling statement's.
- */
-extern int64 es_stream_version_spi(Datum stream_id, bool fresh_snapshot);
 
 /*
  * Rows of an open SPI cursor over ES_EVENT_COLUMNS, fetched in batches and
@@ -36,12 +29,6 @@ typedef struct EsEventCursor
 extern void es_event_cursor_open(EsEventCursor *c, Portal portal, long batch_size);
 extern bool es_event_cursor_next(EsEventCursor *c, Datum *values, bool *nulls);
 extern void es_event_cursor_close(EsEventCursor *c);
-
-/*
- * Drain a cursor over ES_EVENT_COLUMNS into a tuplestore of es.events rows,
- * upcasting each row; closes the cursor.  Inside SPI, as the owner.
- */
-extern void es_read_into(Portal portal, Tuplestorestate *store, TupleDesc desc);
 
 /*
  * A direct, ordered scan of one stream's events through the primary key of
