@@ -1,6 +1,8 @@
 # event_sourcing: PGXS build
 EXTENSION = event_sourcing
-EXTVERSION = 0.1
+# The version is written once, in event_sourcing.control (default_version);
+# META.json must agree (make check-version, run by make dist).
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 
 MODULE_big = event_sourcing
 OBJS = \
@@ -60,3 +62,28 @@ demo:
 	./demo.sh
 bench:
 	bench/run.sh
+
+# Release archive: event_sourcing-X.Y.zip of the committed HEAD (uncommitted
+# changes are not in it), after checking that META.json and CHANGELOG.md
+# carry the control file's version.  PGXN wants a three-part version, so
+# META.json says X.Y.0 for extension version X.Y.
+EXTVERSION_SEMVER = $(shell echo '$(EXTVERSION)' | sed 's/^\([0-9]*\.[0-9]*\)$$/\1.0/')
+
+.PHONY: dist check-version
+check-version:
+	@test -n '$(EXTVERSION)' || { echo "no default_version in $(EXTENSION).control" >&2; exit 1; }
+	@versions=$$(awk '/"meta-spec"/ { skip = 1 } \
+	    skip { if (/}/) skip = 0; next } \
+	    /"version"[ \t]*:/ { sub(/.*"version"[ \t]*:[ \t]*"/, ""); sub(/".*/, ""); print }' META.json); \
+	test -n "$$versions" || { echo "META.json: no version found" >&2; exit 1; }; \
+	for v in $$versions; do \
+	    test "$$v" = '$(EXTVERSION_SEMVER)' || { \
+	        echo "META.json says version $$v; $(EXTENSION).control says $(EXTVERSION) (expected $(EXTVERSION_SEMVER))" >&2; exit 1; }; \
+	done
+	@grep -q '^## $(EXTVERSION)\b' CHANGELOG.md || { echo "CHANGELOG.md has no section \"## $(EXTVERSION)\"" >&2; exit 1; }
+	@echo "version $(EXTVERSION) (PGXN $(EXTVERSION_SEMVER)): control file, META.json and CHANGELOG.md agree"
+
+dist: check-version
+	@git diff --quiet HEAD -- || echo "warning: uncommitted changes are not in the archive (it is made from HEAD)" >&2
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+	@echo "wrote $(EXTENSION)-$(EXTVERSION).zip"
