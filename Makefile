@@ -26,6 +26,17 @@ OBJS = \
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built), $(wildcard $(EXTENSION)--*--*.sql))
 
+# make installcheck: against the running server that PGHOST, PGPORT and
+# PGUSER name (a superuser; the extension installed; max_prepared_transactions
+# above 0), every sql/*.sql with pg_regress, then every specs/*.spec with
+# pg_isolation_regress, both compared with expected/.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+# A spec cannot include a file, and its SQL blocks end at the first "}": the
+# example a spec runs is inlined (base64) into a copy of the spec in
+# output_iso/specs/, where pg_isolation_regress looks before specs/.
+REGRESS_PREP = output_iso/specs/bank_concurrency.spec
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -37,8 +48,13 @@ override CPPFLAGS := $(patsubst -I/%,-isystem /%,$(CPPFLAGS))
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
 
-# Tests: see test/run.sh (builds, installs, runs regress, isolation and
-# crash tests against a throwaway cluster).
+output_iso/specs/bank_concurrency.spec: specs/bank_concurrency.spec examples/bank.sql
+	@mkdir -p $(dir $@)
+	awk -v sql="$$(base64 -w0 examples/bank.sql)" '{ gsub(/@examples\/bank\.sql@/, sql) } 1' $< >$@
+
+# All tests: see test/run.sh (builds, installs, starts a throwaway cluster,
+# runs make installcheck there, then the tests that need clusters of their
+# own: crash, dump and restore, the demo).
 .PHONY: test demo bench
 test:
 	test/run.sh

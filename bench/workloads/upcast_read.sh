@@ -14,10 +14,7 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 1"
-    echo "\\set events 100000"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 1 100000
     cat <<'SQL'
 INSERT INTO es.events (stream_id, stream_version, event_id, event_type, schema_version, data, occurred_at)
 SELECT 'acct-2', stream_version, es.uuid_v7(), 'Paid', 1, data, occurred_at
