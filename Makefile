@@ -6,6 +6,7 @@ MODULE_big = event_sourcing
 OBJS = \
 	src/event_sourcing.o \
 	src/catalog.o \
+	src/check.o \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \

@@ -83,6 +83,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "log.h"
 #include "read.h"
 #include "upcast.h"
@@ -278,68 +279,6 @@ typedef struct LogFilter
 	text	  **type_list;		/* the types, detoasted, for the C check */
 } LogFilter;
 
-/*
- * Check a text[] filter argument: NULL (no filter) or a one-dimensional,
- * non-empty array of non-empty, non-null strings (categories: without
- * '-').  Fills *list / *n with the elements when asked.
- */
-static Datum
-check_filter(FunctionCallInfo fcinfo, int argno, const char *name,
-			 bool category, text ***list, int *n)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			count;
-	int			i;
-
-	if (list)
-		*list = NULL;
-	if (n)
-		*n = 0;
-	if (PG_ARGISNULL(argno))
-		return (Datum) 0;
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array", name)));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &count);
-	if (count == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", name),
-				 errhint("Pass NULL to read every %s.",
-						 category ? "category" : "event type")));
-	if (list)
-		*list = palloc(sizeof(text *) * count);
-	for (i = 0; i < count; i++)
-	{
-		text	   *t;
-
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", name)));
-		t = DatumGetTextPP(elems[i]);
-		if (VARSIZE_ANY_EXHDR(t) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain an empty string", name)));
-		if (category && memchr(VARDATA_ANY(t), '-', VARSIZE_ANY_EXHDR(t)) != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("category \"%s\" contains \"-\"", text_to_cstring(t)),
-					 errdetail("A category is the part of a stream id before its first \"-\".")));
-		if (list)
-			(*list)[i] = t;
-	}
-	if (n)
-		*n = count;
-	return PointerGetDatum(arr);
-}
-
 /* Build a filter from stored text[] values (0: none). */
 static void
 filter_from_arrays(LogFilter *f, Datum types, Datum categories)
@@ -524,11 +463,7 @@ es_read_all(PG_FUNCTION_ARGS)
 	LogFilter	f;
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("after must not be null"),
-				 errhint("Pass 0 to read from the beginning of the log.")));
+	es_check_not_null(fcinfo, 0, "after", "Pass 0 to read from the beginning of the log.");
 	after = PG_GETARG_INT64(0);
 	if (after < 0)
 		ereport(ERROR,
@@ -539,8 +474,10 @@ es_read_all(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_count must not be negative")));
-	f.types = check_filter(fcinfo, 2, "event_types", false, &f.type_list, &f.ntypes);
-	f.categories = check_filter(fcinfo, 3, "categories", true, NULL, NULL);
+	f.types = es_check_filter(fcinfo, 2, "event_types", false,
+							  "Pass NULL to read every event type.", &f.type_list, &f.ntypes);
+	f.categories = es_check_filter(fcinfo, 3, "categories", true,
+								   "Pass NULL to read every category.", NULL, NULL);
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -563,24 +500,6 @@ es_read_all(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* Check a subscription name argument; returns it detoasted. */
-static text *
-check_name(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *name;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("subscription name must not be null")));
-	name = PG_GETARG_TEXT_PP(argno);
-	if (VARSIZE_ANY_EXHDR(name) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subscription name must not be empty")));
-	return name;
-}
-
 PG_FUNCTION_INFO_V1(es_create_subscription);
 
 /* es.create_subscription(name, event_types, categories) */
@@ -588,16 +507,18 @@ Datum
 es_create_subscription(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, OIDOID};
-	text	   *name = check_name(fcinfo, 0);
+	text	   *name = es_check_name(fcinfo, 0, "subscription");
 	Datum		values[4];
 	char		nulls[4] = {' ', ' ', ' ', ' '};
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
 	values[0] = PointerGetDatum(name);
-	values[1] = check_filter(fcinfo, 1, "event_types", false, NULL, NULL);
+	values[1] = es_check_filter(fcinfo, 1, "event_types", false,
+								"Pass NULL to read every event type.", NULL, NULL);
 	nulls[1] = values[1] == (Datum) 0 ? 'n' : ' ';
-	values[2] = check_filter(fcinfo, 2, "categories", true, NULL, NULL);
+	values[2] = es_check_filter(fcinfo, 2, "categories", true,
+								"Pass NULL to read every category.", NULL, NULL);
 	nulls[2] = values[2] == (Datum) 0 ? 'n' : ' ';
 	values[3] = ObjectIdGetDatum(caller);
 
@@ -679,7 +600,7 @@ Datum
 es_drop_subscription(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID};
-	text	   *name = check_name(fcinfo, 0);
+	text	   *name = es_check_name(fcinfo, 0, "subscription");
 	Oid			caller = GetUserId();
 	Datum		values[1];
 	EsUserSwitch save;
@@ -719,15 +640,12 @@ es_poll(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID, INT8OID};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *name = check_name(fcinfo, 0);
+	text	   *name = es_check_name(fcinfo, 0, "subscription");
 	Oid			caller = GetUserId();
 	int32		max_count;
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
+	es_check_not_null(fcinfo, 1, "max_count", NULL);
 	max_count = PG_GETARG_INT32(1);
 	if (max_count < 0)
 		ereport(ERROR,
@@ -842,16 +760,13 @@ PG_FUNCTION_INFO_V1(es_wait);
 Datum
 es_wait(PG_FUNCTION_ARGS)
 {
-	text	   *name = check_name(fcinfo, 0);
+	text	   *name = es_check_name(fcinfo, 0, "subscription");
 	Oid			caller = GetUserId();
 	int32		timeout_ms;
 	TimestampTz deadline;
 	bool		ready = false;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("timeout_ms must not be null")));
+	es_check_not_null(fcinfo, 1, "timeout_ms", NULL);
 	timeout_ms = PG_GETARG_INT32(1);
 	if (timeout_ms < 0)
 		ereport(ERROR,

@@ -68,6 +68,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "log.h"
 #include "projection.h"
 #include "read.h"
@@ -558,24 +559,6 @@ replay_history(const EsProjection *p)
 	return replayed;
 }
 
-/* Check the projection name argument. */
-static text *
-check_name(FunctionCallInfo fcinfo)
-{
-	text	   *name;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("projection name must not be null")));
-	name = PG_GETARG_TEXT_PP(0);
-	if (VARSIZE_ANY_EXHDR(name) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("projection name must not be empty")));
-	return name;
-}
-
 /*
  * Check that a function can be a handler: a plain function taking exactly
  * one es.events and returning void, which the caller may execute.
@@ -620,46 +603,6 @@ check_handler(Oid handler)
 	aclresult = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
-}
-
-/*
- * Check the event_types argument: NULL (every type) or a one-dimensional,
- * non-empty array of non-empty, non-null strings.
- */
-static void
-check_event_types(FunctionCallInfo fcinfo, int argno)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int			i;
-
-	if (PG_ARGISNULL(argno))
-		return;
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_types must be a one-dimensional array")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &n);
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_types must not be empty"),
-				 errhint("Pass NULL to handle every event type.")));
-	for (i = 0; i < n; i++)
-	{
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event_types must not contain nulls")));
-		if (VARSIZE_ANY_EXHDR(DatumGetTextPP(elems[i])) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("event_types must not contain an empty string")));
-	}
 }
 
 /*
@@ -732,7 +675,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID, TEXTOID, TEXTARRAYOID,
 	REGCLASSARRAYOID, OIDOID, BOOLOID};
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			handler;
 	Datum		tables;
 	bool		async;
@@ -741,17 +684,12 @@ es_create_projection(PG_FUNCTION_ARGS)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("handler must not be null")));
+	es_check_not_null(fcinfo, 1, "handler", NULL);
 	handler = PG_GETARG_OID(1);
 	check_handler(handler);
-	check_event_types(fcinfo, 2);
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("async must not be null")));
+	(void) es_check_filter(fcinfo, 2, "event_types", false,
+						   "Pass NULL to handle every event type.", NULL, NULL);
+	es_check_not_null(fcinfo, 3, "async", NULL);
 	async = PG_GETARG_BOOL(3);
 	tables = check_tables(fcinfo, 4);
 
@@ -859,7 +797,7 @@ Datum
 es_drop_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID};
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
@@ -935,7 +873,7 @@ PG_FUNCTION_INFO_V1(es_rebuild_projection);
 Datum
 es_rebuild_projection(PG_FUNCTION_ARGS)
 {
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 	volatile int64 replayed = 0;
@@ -1259,10 +1197,7 @@ es_run_projections(PG_FUNCTION_ARGS)
 	EsUserSwitch save;
 	volatile int64 applied = 0;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
+	es_check_not_null(fcinfo, 0, "max_count", NULL);
 	max_count = PG_GETARG_INT32(0);
 	if (max_count <= 0)
 		ereport(ERROR,

@@ -35,6 +35,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "reducer.h"
 #include "rules.h"
 #include "upcast.h"
@@ -138,23 +139,7 @@ es_reducer_unpin(void)
 static char *
 reducer_name_arg(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *name;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("reducer name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("reducer name must not be empty")));
-	if (strlen(name) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("reducer name \"%s\" is too long", name),
-				 errdetail("Reducer names have at most %d bytes.", NAMEDATALEN - 1)));
-	return name;
+	return text_to_cstring(es_check_name(fcinfo, argno, "reducer"));
 }
 
 /* Raise the error for an unknown reducer. */
@@ -323,11 +308,7 @@ es_create_reducer(PG_FUNCTION_ARGS)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("initial_state must not be null"),
-				 errhint("Pass '{}' for an empty state.")));
+	es_check_not_null(fcinfo, 1, "initial_state", "Pass '{}' for an empty state.");
 	if (PG_ARGISNULL(2) == PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -50,6 +50,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "upcast.h"
 #include "upcast_rules.h"
 
@@ -690,51 +691,6 @@ es_upcast_generation(void)
  * ---------------------------------------------------------------------
  */
 
-/* Check an event_type argument; returns it detoasted. */
-static text *
-check_type_arg(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *t;
-	Size		len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event_type must not be null")));
-	t = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(t);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type must not be empty")));
-	if (len > ES_MAX_EVENT_TYPE_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type is too long"),
-				 errdetail("The event_type has %zu bytes; at most %d are allowed.",
-						   len, ES_MAX_EVENT_TYPE_BYTES)));
-	return t;
-}
-
-/* Check a schema version argument: not null, at least 1. */
-static int32
-check_version_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	int32		v;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	v = PG_GETARG_INT32(argno);
-	if (v < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be at least 1", name),
-				 errdetail("The %s given is %d.", name, v)));
-	return v;
-}
-
 /*
  * Check an upcaster function as the caller: a plain function taking one
  * jsonb and returning jsonb, that the caller may execute.  Returns its
@@ -831,8 +787,8 @@ PG_FUNCTION_INFO_V1(es_register_upcaster);
 Datum
 es_register_upcaster(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
-	int32		from = check_version_arg(fcinfo, 1, "from_version");
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
+	int32		from = es_check_version_arg(fcinfo, 1, "from_version");
 	bool		has_rules = !PG_ARGISNULL(2);
 	bool		has_fn = !PG_ARGISNULL(3);
 	Jsonb	   *rules = has_rules ? PG_GETARG_JSONB_P(2) : NULL;
@@ -915,9 +871,9 @@ PG_FUNCTION_INFO_V1(es_unregister_upcaster);
 Datum
 es_unregister_upcaster(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
 	bool		all = PG_ARGISNULL(1);
-	int32		from = all ? 0 : check_version_arg(fcinfo, 1, "from_version");
+	int32		from = all ? 0 : es_check_version_arg(fcinfo, 1, "from_version");
 	EsUserSwitch save;
 
 	es_become_owner(&save);
@@ -990,8 +946,8 @@ PG_FUNCTION_INFO_V1(es_upcast);
 Datum
 es_upcast(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
-	int32		version = check_version_arg(fcinfo, 1, "schema_version");
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
+	int32		version = es_check_version_arg(fcinfo, 1, "schema_version");
 	Datum		data;
 	Jsonb	   *jb;
 	TupleDesc	tupdesc;
@@ -1000,16 +956,8 @@ es_upcast(PG_FUNCTION_ARGS)
 	UpcastCache *c;
 	UpcastType *t;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("data must not be null")));
-	jb = PG_GETARG_JSONB_P(2);
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("data must be a JSON object"),
-				 errdetail("The data is a JSON %s.", JB_ROOT_IS_SCALAR(jb) ? "scalar" : "array")));
+	es_check_not_null(fcinfo, 2, "data", NULL);
+	jb = es_check_document(PG_GETARG_DATUM(2), "data", NULL);
 	data = JsonbPGetDatum(jb);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "es.upcast must return a composite type");
