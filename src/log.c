@@ -353,7 +353,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
 										  " AND ($3 IS NULL"
 										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3)"
-										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters u))"
+										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u))"
 										  " AND ($4 IS NULL"
 										  " OR pg_catalog.split_part(e.stream_id, '-', 1)"
 										  " OPERATOR(pg_catalog.=) ANY ($4))"
