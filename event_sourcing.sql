@@ -753,6 +753,13 @@ CREATE TRIGGER events_no_truncate
     BEFORE TRUNCATE ON es.events
     FOR EACH STATEMENT EXECUTE FUNCTION es.refuse_change();
 
+-- The triggers fire with session_replication_role = replica too (which
+-- skips ordinary triggers): only ALTER TABLE ... DISABLE TRIGGER, which
+-- needs the table's owner, gets past them.  A restore's COPY inserts, so
+-- it never fires them.
+ALTER TABLE es.events ENABLE ALWAYS TRIGGER events_immutable;
+ALTER TABLE es.events ENABLE ALWAYS TRIGGER events_no_truncate;
+
 ------------------------------------------------------------------------
 -- The schema: every role may look up the objects above; what it may do
 -- with them is granted beside each one.
