@@ -18,7 +18,9 @@ OBJS = \
 	src/fold.o \
 	src/immutable.o \
 	src/projection.o \
-	src/log.o
+	src/projection_async.o \
+	src/log.o \
+	src/subscription.o
 
 # The install script of this version is generated from one hand-edited file;
 # upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.
