@@ -35,6 +35,12 @@ SELECT pg_temp.try($$SELECT count(*) FROM es.reducers$$);
 SELECT pg_temp.try($$SELECT count(*) FROM es.upcasters$$);
 SELECT pg_temp.try($$SELECT count(*) FROM es.projections$$);
 SELECT pg_temp.try($$SELECT count(*) FROM es.subscriptions$$);
+-- the lag columns read es.events as the extension's owner (es.log_lag)
+SELECT es.create_subscription('es_app_sub', categories => ARRAY['cart']);
+SELECT name, position, events_behind, oldest_unconsumed_age IS NOT NULL AS waiting
+FROM es.subscriptions;
+SELECT es.drop_subscription('es_app_sub');
+SELECT pg_temp.try($$SELECT * FROM es.log_lag(0, NULL, NULL)$$);
 -- No table or sequence of the extension is granted to anyone.
 SELECT c.relname, a.grantee::regrole, a.privilege_type
 FROM pg_class c, aclexplode(c.relacl) a
