@@ -8,6 +8,7 @@ MODULE_big = event_sourcing
 OBJS = \
 	src/event_sourcing.o \
 	src/catalog.o \
+	src/check.o \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \
@@ -19,7 +20,9 @@ OBJS = \
 	src/fold.o \
 	src/immutable.o \
 	src/projection.o \
-	src/log.o
+	src/projection_async.o \
+	src/log.o \
+	src/subscription.o
 
 # The install script of this version is generated from one hand-edited file;
 # upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.
