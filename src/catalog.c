@@ -209,12 +209,75 @@ es_capture_settings(void)
 										   -1, false, TYPALIGN_INT));
 }
 
+/* Take captured settings apart, refusing anything es_capture_settings cannot make. */
+void
+es_parse_settings(Datum settings, const char *what, EsSettings *out)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(settings);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	out->count = 0;
+	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != TEXTOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid captured settings of %s", what),
+				 errdetail("Captured settings are a one-dimensional text array."),
+				 errhint("Create it again to capture its settings anew.")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		char	   *item = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+		char	   *eq = item ? strchr(item, '=') : NULL;
+		int			k = ES_CAPTURED_SETTINGS_COUNT;
+		int			j;
+
+		if (eq != NULL)
+		{
+			*eq = '\0';
+			for (k = 0; k < ES_CAPTURED_SETTINGS_COUNT; k++)
+				if (pg_strcasecmp(item, es_captured_settings[k]) == 0)
+					break;
+			for (j = 0; j < out->count && k < ES_CAPTURED_SETTINGS_COUNT; j++)
+				if (out->names[j] == es_captured_settings[k])
+					k = ES_CAPTURED_SETTINGS_COUNT; /* given twice */
+			*eq = '=';
+		}
+		if (k == ES_CAPTURED_SETTINGS_COUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid captured setting \"%s\" of %s",
+							item ? item : "NULL", what),
+					 errdetail("Captured settings are \"name=value\" items, each of search_path, TimeZone, DateStyle, IntervalStyle and extra_float_digits at most once."),
+					 errhint("Create it again to capture its settings anew.")));
+		out->names[out->count] = es_captured_settings[k];
+		out->values[out->count] = pstrdup(eq + 1);
+		out->count++;
+	}
+}
+
 /* Run as a registrant, with its captured settings, until es_restore_identity. */
 void
 es_become_registrant(Oid role, Datum settings, bool restricted, const char *what,
 					 EsIdentitySave *save)
 {
+	EsSettings	parsed;
+
+	if (settings != (Datum) 0)
+		es_parse_settings(settings, what, &parsed);
+	es_become_registrant_parsed(role, settings != (Datum) 0 ? &parsed : NULL,
+								restricted, what, save);
+}
+
+/* The same, with the settings taken apart already. */
+void
+es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricted,
+							const char *what, EsIdentitySave *save)
+{
 	int			sec;
+	int			i;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
@@ -229,40 +292,17 @@ es_become_registrant(Oid role, Datum settings, bool restricted, const char *what
 	SetUserIdAndSecContext(role, sec);
 
 	/* as fmgr_security_definer applies a function's SET clauses */
-	if (settings != (Datum) 0)
+	for (i = 0; settings != NULL && i < settings->count; i++)
 	{
-		ArrayType  *arr = DatumGetArrayTypeP(settings);
-		Datum	   *elems;
-		bool	   *nulls;
-		int			n;
-		int			i;
+		const char *current = GetConfigOption(settings->names[i], true, false);
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (i = 0; i < n; i++)
-		{
-			char	   *item;
-			char	   *eq;
-			const char *current;
-
-			if (nulls[i])
-				continue;
-			item = TextDatumGetCString(elems[i]);
-			eq = strchr(item, '=');
-			if (eq == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid captured setting \"%s\" of %s", item, what),
-						 errhint("Create it again to capture its settings anew.")));
-			*eq = '\0';
-			current = GetConfigOption(item, true, false);
-			if (current != NULL && strcmp(current, eq + 1) == 0)
-				continue;
-			if (save->guc_nestlevel < 0)
-				save->guc_nestlevel = NewGUCNestLevel();
-			(void) set_config_option(item, eq + 1,
-									 superuser() ? PGC_SUSET : PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-		}
+		if (current != NULL && strcmp(current, settings->values[i]) == 0)
+			continue;
+		if (save->guc_nestlevel < 0)
+			save->guc_nestlevel = NewGUCNestLevel();
+		(void) set_config_option(settings->names[i], settings->values[i],
+								 superuser() ? PGC_SUSET : PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
 }
 

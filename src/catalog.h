@@ -105,6 +105,30 @@ extern void es_become_registrant(Oid role, Datum settings, bool restricted,
 								 const char *what, EsIdentitySave *save);
 extern void es_restore_identity(const EsIdentitySave *save);
 
+/*
+ * Captured settings taken apart once, for code that switches often (a
+ * registry cache entry keeps them): names point into es_captured_settings,
+ * values are allocated in the context current at es_parse_settings.
+ */
+typedef struct EsSettings
+{
+	int			count;
+	const char *names[ES_CAPTURED_SETTINGS_COUNT];
+	char	   *values[ES_CAPTURED_SETTINGS_COUNT];
+} EsSettings;
+
+/*
+ * Take a text[] of "name=value" apart; a NULL element, an element without
+ * "=", a name that is not one of es_captured_settings or a name given
+ * twice is an error (22023) naming what (a hand-edited registry row).
+ */
+extern void es_parse_settings(Datum settings, const char *what, EsSettings *out);
+
+/* es_become_registrant with settings already taken apart (NULL: keep). */
+extern void es_become_registrant_parsed(Oid role, const EsSettings *settings,
+										bool restricted, const char *what,
+										EsIdentitySave *save);
+
 /* The innermost active switch, or NULL outside the extension's functions. */
 extern EsUserSwitch *es_current_switch(void);
 
