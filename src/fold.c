@@ -148,8 +148,8 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	{
 		MemoryContext old;
 
-		if (!OidIsValid(reducer->apply))
-			(void) es_reducer_fingerprint(reducer); /* reports the missing function */
+		/* a missing function, or one re-created with another signature */
+		(void) es_reducer_fingerprint(reducer);
 		/* the executor would check EXECUTE; calling through fmgr does not */
 		if (pg_proc_aclcheck(reducer->apply, caller, ACL_EXECUTE) != ACLCHECK_OK)
 			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(reducer->apply));
@@ -238,12 +238,12 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 {
 	static const Oid snap_types[] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	static const Oid store_types[] = {TEXTOID, TEXTOID, INT8OID, JSONBOID,
-	TIMESTAMPTZOID, INT8OID};
+	TIMESTAMPTZOID, INT8OID, INT8OID};
 	EsUserSwitch *sw = es_current_switch();
 	Folder		f;
 	ErrorContextCallback errcb;
 	int64		fingerprint = es_reducer_fingerprint(reducer);
-	Datum		args[6];
+	Datum		args[7];
 	bool		isnull;
 	int64		start = 0;
 	int64		expected_next;
@@ -348,16 +348,29 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 		args[3] = cand_state;
 		args[4] = TimestampTzGetDatum(cand_occurred);
 		args[5] = Int64GetDatum(fingerprint);
+		args[6] = Int64GetDatum(reducer->revision);
+
+		/*
+		 * Only while the definition folded with is the one in the registry
+		 * (as this statement sees it): a reducer dropped or replaced
+		 * concurrently gets no snapshot from a fold that started before,
+		 * and its foreign key is never violated (KEY SHARE waits for a
+		 * concurrent drop, which then leaves no row to insert).
+		 */
 		if (es_run_plan(es_keep_plan(&plan_store,
 									 "INSERT INTO es.snapshots (reducer, stream_id, stream_version,"
 									 " state, last_occurred_at, fingerprint, taken_at)"
-									 " VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now())"
+									 " SELECT $1, $2, $3, $4, $5, $6, pg_catalog.now()"
+									 " FROM es.reducers_registry r"
+									 " WHERE r.name OPERATOR(pg_catalog.=) $1"
+									 " AND r.revision OPERATOR(pg_catalog.=) $7"
+									 " FOR KEY SHARE OF r"
 									 " ON CONFLICT (reducer, stream_id, stream_version) DO UPDATE"
 									 " SET state = excluded.state,"
 									 " last_occurred_at = excluded.last_occurred_at,"
 									 " fingerprint = excluded.fingerprint, taken_at = excluded.taken_at"
 									 " WHERE es.snapshots.fingerprint OPERATOR(pg_catalog.<>) excluded.fingerprint",
-									 6, store_types),
+									 7, store_types),
 						args, NULL, false, 0, SPI_OK_INSERT) == 1)
 		{
 			/* a snapshot was written (or a retired one replaced): snapshots
@@ -390,24 +403,26 @@ run_fold(FunctionCallInfo fcinfo, text *stream_id, bool has_as_of, TimestampTz a
 	text	   *reducer_name;
 	MemoryContext result_cxt = CurrentMemoryContext;
 	EsUserSwitch save;
+	EsReducer  *volatile reducer = NULL;
 	volatile Datum result = (Datum) 0;
 
 	es_check_not_null(fcinfo, 1, "reducer", NULL);
 	reducer_name = PG_GETARG_TEXT_PP(1);
 
 	es_become_owner(&save);
-	es_reducer_pin();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		result = fold_stream(stream_id, es_reducer_lookup(reducer_name), has_as_of, as_of,
+		reducer = es_reducer_acquire(reducer_name);
+		result = fold_stream(stream_id, reducer, has_as_of, as_of,
 							 to_version, force_snapshot, result_cxt, final_version);
 		SPI_finish();
 	}
 	PG_FINALLY();
 	{
-		es_reducer_unpin();
+		if (reducer != NULL)
+			es_reducer_release(reducer);
 		es_restore_user(&save);
 	}
 	PG_END_TRY();
@@ -458,11 +473,11 @@ typedef struct FoldAggState
 	char	   *stream;			/* stream of the current row, for messages */
 } FoldAggState;
 
-/* Aggregate context reset: the fold no longer needs the reducer cache. */
+/* Aggregate context reset: the fold no longer needs its reducer. */
 static void
-fold_agg_unpin(void *arg pg_attribute_unused())
+fold_agg_release(void *arg)
 {
-	es_reducer_unpin();
+	es_reducer_release((EsReducer *) arg);
 }
 
 /* Look up the reducer for es.fold_agg and set up its fold in aggcxt. */
@@ -479,18 +494,22 @@ fold_agg_start(text *reducer_name, MemoryContext aggcxt)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		reducer = es_reducer_lookup(reducer_name);
+		reducer = es_reducer_acquire(reducer_name);
 		SPI_finish();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		if (reducer != NULL)
+			es_reducer_release(reducer);
 		es_restore_user(&save);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	es_restore_user(&save);
 
 	/* keep the cache entry until the aggregate's memory goes away */
-	es_reducer_pin();
-	cb->func = fold_agg_unpin;
+	cb->func = fold_agg_release;
+	cb->arg = reducer;
 	MemoryContextRegisterResetCallback(aggcxt, cb);
 
 	st->stream = "";
