@@ -8,7 +8,19 @@
  * is reset after it is applied, and the state is kept in one of two
  * contexts that swap when the reducer returns a new state, so memory does
  * not grow with the stream.  Function reducers are called through an
- * FmgrInfo set up once per fold, as the calling user.
+ * FmgrInfo set up once per fold.
+ *
+ * Identity.  A function reducer runs as its registrant (the reducer's
+ * owner), with the settings captured when it was created and
+ * SECURITY_RESTRICTED_OPERATION, the way a SECURITY DEFINER function with
+ * SET clauses runs: its result does not depend on who folds, and it never
+ * runs with the caller's rights.  es.fold switches once per fold, around
+ * the loop over the events; the extension's own statements (reading and
+ * storing snapshots) run before and after it, as the extension's owner.
+ * es.fold_agg returns to the executor after every event, so it switches
+ * around each call (cheaply: settings that are already current are not set
+ * again).  Rules reducers run no user code and their output does not
+ * depend on settings (rules.c): they need no switch.
  *
  * Snapshots.  A snapshot is the state after versions 1..v of a stream,
  * stored with the latest occurred_at among those events and the reducer's
@@ -58,6 +70,7 @@ typedef struct Folder
 {
 	const char *stream;			/* for messages */
 	EsReducer  *reducer;		/* pinned cache entry */
+	const char *what;			/* "reducer \"name\"", for messages */
 	FmgrInfo	flinfo;			/* function reducers */
 	FunctionCallInfo fcinfo;
 	TupleDesc	events_desc;	/* row type of es.events, for the composite */
@@ -135,8 +148,7 @@ folder_result(Folder *f, MemoryContext cxt)
 
 /* Set up a fold of stream with reducer; contexts are children of parent. */
 static void
-folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent,
-			Oid caller)
+folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent)
 {
 	memset(f, 0, sizeof(Folder));
 	f->stream = stream;
@@ -144,15 +156,24 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	f->state_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
 	f->spare_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
 	f->row_cxt = AllocSetContextCreate(parent, "es fold event", ALLOCSET_DEFAULT_SIZES);
+	f->what = MemoryContextStrdup(parent, psprintf("reducer \"%s\"", reducer->name));
 	if (reducer->apply_name != NULL)
 	{
 		MemoryContext old;
 
 		/* a missing function, or one re-created with another signature */
 		(void) es_reducer_fingerprint(reducer);
-		/* the executor would check EXECUTE; calling through fmgr does not */
-		if (pg_proc_aclcheck(reducer->apply, caller, ACL_EXECUTE) != ACLCHECK_OK)
-			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(reducer->apply));
+
+		/*
+		 * The executor would check EXECUTE; calling through fmgr does not.
+		 * The function runs as the registrant: it is the one who needs it.
+		 */
+		if (pg_proc_aclcheck(reducer->apply, reducer->owner, ACL_EXECUTE) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for function %s", reducer->apply_name),
+					 errdetail("Reducer \"%s\" runs it as its owner, who may not execute it.",
+							   reducer->name)));
 		fmgr_info_cxt(reducer->apply, &f->flinfo, parent);
 		f->fcinfo = MemoryContextAllocZero(parent, SizeForFunctionCallInfo(2));
 		InitFunctionCallInfoData(*f->fcinfo, &f->flinfo, 2, InvalidOid, NULL, NULL);
@@ -189,17 +210,12 @@ folder_apply(Folder *f, Datum *row, bool *nulls)
 	es_upcast_row(row, nulls);
 	if (f->fcinfo != NULL)
 	{
-		Oid			saved_user;
-		int			saved_sec;
-
 		f->fcinfo->args[0].value = f->state;
 		f->fcinfo->args[0].isnull = false;
 		f->fcinfo->args[1].value = event_datum(f, row, nulls);
 		f->fcinfo->args[1].isnull = false;
 		f->fcinfo->isnull = false;
-		es_become_caller(&saved_user, &saved_sec);
 		result = FunctionCallInvoke(f->fcinfo);
-		es_restore_caller(saved_user, saved_sec);
 		if (f->fcinfo->isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -239,8 +255,8 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	static const Oid snap_types[] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	static const Oid store_types[] = {TEXTOID, TEXTOID, INT8OID, JSONBOID,
 	TIMESTAMPTZOID, INT8OID, INT8OID};
-	EsUserSwitch *sw = es_current_switch();
 	Folder		f;
+	EsIdentitySave identity;
 	ErrorContextCallback errcb;
 	int64		fingerprint = es_reducer_fingerprint(reducer);
 	Datum		args[7];
@@ -259,8 +275,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	bool	   *scan_nulls;
 	Datum		result;
 
-	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt,
-				sw ? sw->saved_userid : GetUserId());
+	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt);
 	cand_cxt = AllocSetContextCreate(result_cxt, "es fold snapshot", ALLOCSET_DEFAULT_SIZES);
 	*final_version = 0;
 	if (to_version == 0)
@@ -301,6 +316,10 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	errcb.arg = &f;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+	/* the events go to the reducer's function as its registrant, once */
+	if (f.fcinfo != NULL)
+		es_become_registrant_parsed(reducer->owner, &reducer->settings, true,
+									f.what, &identity);
 	while (es_stream_scan_next(scan, &scan_values, &scan_nulls))
 	{
 		Datum		row[ES_EVENT_NATTS];
@@ -330,6 +349,8 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 			cand_occurred = last_occurred;
 		}
 	}
+	if (f.fcinfo != NULL)
+		es_restore_identity(&identity);
 	error_context_stack = errcb.previous;
 	es_stream_scan_end(scan);
 
@@ -513,7 +534,7 @@ fold_agg_start(text *reducer_name, MemoryContext aggcxt)
 	MemoryContextRegisterResetCallback(aggcxt, cb);
 
 	st->stream = "";
-	folder_init(&st->f, st->stream, reducer, aggcxt, GetUserId());
+	folder_init(&st->f, st->stream, reducer, aggcxt);
 	if (st->f.events_desc != NULL)
 		st->events_desc = st->f.events_desc;
 	else
@@ -573,7 +594,18 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 	errcb.arg = &st->f;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	folder_apply(&st->f, row, nulls);
+	if (st->f.fcinfo != NULL)
+	{
+		/* back to the executor after each event: switch around each call */
+		EsIdentitySave identity;
+
+		es_become_registrant_parsed(st->f.reducer->owner, &st->f.reducer->settings,
+									true, st->f.what, &identity);
+		folder_apply(&st->f, row, nulls);
+		es_restore_identity(&identity);
+	}
+	else
+		folder_apply(&st->f, row, nulls);
 	error_context_stack = errcb.previous;
 	PG_RETURN_POINTER(st);
 }
