@@ -77,6 +77,11 @@ SELECT es.fold_agg(e, 'bob_r' ORDER BY stream_version) AS alice_agg FROM es.read
 -- her identity and settings are back after the fold
 SELECT current_user, current_setting('TimeZone') AS tz, current_setting('DateStyle') AS ds,
        current_setting('search_path') AS path;
+-- her search_path is now bob's without its trailing pg_temp; as her session
+-- has a temporary schema, his is still set: her table does not shadow his
+SET search_path = public;
+SELECT (SELECT factor FROM rates) AS her_rate,
+       (SELECT es.fold_agg(e, 'bob_r' ORDER BY stream_version) FROM es.read_stream('acct-1') e)->'total' AS alice_total;
 RESET ALL;
 RESET ROLE;
 

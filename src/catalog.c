@@ -271,6 +271,36 @@ es_become_registrant(Oid role, Datum settings, bool restricted, const char *what
 								restricted, what, save);
 }
 
+/*
+ * Is the current value of a setting the captured one?  search_path is
+ * captured with pg_temp last; a caller's path that is the captured one
+ * without that pg_temp finds the same objects when the session has no
+ * temporary schema (nor can it get one: user code runs as a restricted
+ * operation), so setting it would only cost time (PostgreSQL 15 recomputes
+ * the search path, and re-checks cached plans against it, at every change).
+ */
+static bool
+setting_is_current(const char *name, const char *value)
+{
+	const char *current = GetConfigOption(name, true, false);
+	size_t		len;
+	Oid			temp_nsp;
+	Oid			temp_toast_nsp;
+
+	if (current == NULL)
+		return false;
+	if (strcmp(current, value) == 0)
+		return true;
+	if (strcmp(name, "search_path") != 0)
+		return false;
+	len = strlen(current);
+	if (strncmp(current, value, len) != 0 ||
+		strcmp(value + len, len > 0 ? ", pg_temp" : "pg_temp") != 0)
+		return false;
+	GetTempNamespaceState(&temp_nsp, &temp_toast_nsp);
+	return !OidIsValid(temp_nsp);
+}
+
 /* The same, with the settings taken apart already. */
 void
 es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricted,
@@ -294,9 +324,7 @@ es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricte
 	/* as fmgr_security_definer applies a function's SET clauses */
 	for (i = 0; settings != NULL && i < settings->count; i++)
 	{
-		const char *current = GetConfigOption(settings->names[i], true, false);
-
-		if (current != NULL && strcmp(current, settings->values[i]) == 0)
+		if (setting_is_current(settings->names[i], settings->values[i]))
 			continue;
 		if (save->guc_nestlevel < 0)
 			save->guc_nestlevel = NewGUCNestLevel();

@@ -70,7 +70,6 @@ typedef struct Folder
 {
 	const char *stream;			/* for messages */
 	EsReducer  *reducer;		/* pinned cache entry */
-	const char *what;			/* "reducer \"name\"", for messages */
 	FmgrInfo	flinfo;			/* function reducers */
 	FunctionCallInfo fcinfo;
 	TupleDesc	events_desc;	/* row type of es.events, for the composite */
@@ -146,7 +145,11 @@ folder_result(Folder *f, MemoryContext cxt)
 	return result;
 }
 
-/* Set up a fold of stream with reducer; contexts are children of parent. */
+/*
+ * Set up a fold of stream with reducer; contexts are children of parent.
+ * The caller has computed the reducer's fingerprint, which checks that its
+ * function still exists with the right signature.
+ */
 static void
 folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent)
 {
@@ -156,13 +159,9 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	f->state_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
 	f->spare_cxt = AllocSetContextCreate(parent, "es fold state", ALLOCSET_DEFAULT_SIZES);
 	f->row_cxt = AllocSetContextCreate(parent, "es fold event", ALLOCSET_DEFAULT_SIZES);
-	f->what = MemoryContextStrdup(parent, psprintf("reducer \"%s\"", reducer->name));
 	if (reducer->apply_name != NULL)
 	{
 		MemoryContext old;
-
-		/* a missing function, or one re-created with another signature */
-		(void) es_reducer_fingerprint(reducer);
 
 		/*
 		 * The executor would check EXECUTE; calling through fmgr does not.
@@ -319,7 +318,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	/* the events go to the reducer's function as its registrant, once */
 	if (f.fcinfo != NULL)
 		es_become_registrant_parsed(reducer->owner, &reducer->settings, true,
-									f.what, &identity);
+									reducer->what, &identity);
 	while (es_stream_scan_next(scan, &scan_values, &scan_nulls))
 	{
 		Datum		row[ES_EVENT_NATTS];
@@ -534,6 +533,8 @@ fold_agg_start(text *reducer_name, MemoryContext aggcxt)
 	MemoryContextRegisterResetCallback(aggcxt, cb);
 
 	st->stream = "";
+	if (reducer->apply_name != NULL)
+		(void) es_reducer_fingerprint(reducer); /* checks the function */
 	folder_init(&st->f, st->stream, reducer, aggcxt);
 	if (st->f.events_desc != NULL)
 		st->events_desc = st->f.events_desc;
@@ -600,7 +601,7 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 		EsIdentitySave identity;
 
 		es_become_registrant_parsed(st->f.reducer->owner, &st->f.reducer->settings,
-									true, st->f.what, &identity);
+									true, st->f.reducer->what, &identity);
 		folder_apply(&st->f, row, nulls);
 		es_restore_identity(&identity);
 	}

@@ -280,6 +280,7 @@ fill_entry(const char *name, text *name_text, bool *publishable)
 	r = palloc0(sizeof(EsReducer));
 	r->cxt = cxt;
 	r->name = pstrdup(name);
+	r->what = psprintf("reducer \"%s\"", name);
 	MemoryContextSetIdentifier(cxt, r->name);
 	r->initial_state = DatumGetJsonbPCopy(values[0]);
 	r->revision = DatumGetInt64(values[5]);
@@ -287,7 +288,7 @@ fill_entry(const char *name, text *name_text, bool *publishable)
 	r->snapshot_every = nulls[4] ? 0 : DatumGetInt32(values[4]);
 	if (r->snapshot_every < 0)
 		corrupt_row(name, "its snapshot_every is negative");
-	es_parse_settings(values[7], psprintf("reducer \"%s\"", name), &r->settings);
+	es_parse_settings(values[7], r->what, &r->settings);
 	if (!nulls[1])
 	{
 		r->apply_name = TextDatumGetCString(values[1]);

@@ -20,6 +20,7 @@
 typedef struct EsReducer
 {
 	char	   *name;
+	char	   *what;			/* "reducer \"name\"", for messages */
 	int64		revision;		/* new for every create_reducer, never reused */
 	Jsonb	   *initial_state;
 	char	   *apply_name;		/* function reducer: its qualified signature */
