@@ -159,6 +159,30 @@ REVOKE CREATE ON SCHEMA public FROM es_id_gone;
 DROP ROLE es_id_gone;
 SELECT pg_temp.try($$SELECT es.fold('acct-1', 'gone_r')$$);
 
+-- What a reducer SETs (even without LOCAL) does not outlive it: the caller's
+-- session keeps its settings.
+CREATE FUNCTION setter_apply(state jsonb, e es.events) RETURNS jsonb LANGUAGE plpgsql AS $$
+BEGIN
+    SET search_path = es_id_evil;
+    PERFORM set_config('TimeZone', 'Asia/Tokyo', false);
+    SET extra_float_digits = 3;
+    RETURN state || jsonb_build_object('tz', current_setting('TimeZone'));
+END $$;
+SELECT es.create_reducer('setter_r', '{}', 'setter_apply(jsonb, es.events)');
+SET TimeZone = 'UTC';
+SELECT es.fold('acct-1', 'setter_r'),
+       current_setting('TimeZone') AS tz, current_setting('search_path') AS path,
+       current_setting('extra_float_digits') AS efd;
+SELECT es.fold_agg(e, 'setter_r'), current_setting('TimeZone') AS tz,
+       current_setting('search_path') AS path, current_setting('extra_float_digits') AS efd
+FROM es.events e;
+BEGIN;
+SET LOCAL TimeZone = 'America/New_York';
+SELECT es.fold('acct-1', 'setter_r'), current_setting('TimeZone') AS tz;
+COMMIT;
+SELECT current_setting('TimeZone') AS tz, current_setting('search_path') AS path;
+RESET TimeZone;
+
 -- Errors inside a reducer leave the caller's identity and settings intact.
 SET TimeZone = 'Asia/Tokyo';
 SELECT pg_temp.try($$SELECT es.fold('acct-1', 'mallory_r')$$);
@@ -169,7 +193,7 @@ SELECT es.drop_reducer(name) FROM es.reducers ORDER BY name;
 DROP TABLE secret, public.rates, pg_temp.rates;
 DROP FUNCTION bob_apply(jsonb, es.events), mallory_apply(jsonb, es.events),
     restricted_apply(jsonb, es.events), only_alice(jsonb, es.events),
-    gone_apply(jsonb, es.events);
+    gone_apply(jsonb, es.events), setter_apply(jsonb, es.events);
 DROP SCHEMA es_id_evil CASCADE;
 REVOKE CREATE ON SCHEMA public FROM es_id_bob, es_id_mallory;
 DROP ROLE es_id_alice;

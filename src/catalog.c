@@ -275,12 +275,13 @@ es_become_registrant(Oid role, Datum settings, bool restricted, const char *what
  * Is the current value of a setting the captured one?  search_path is
  * captured with pg_temp last; a caller's path that is the captured one
  * without that pg_temp finds the same objects when the session has no
- * temporary schema (nor can it get one: user code runs as a restricted
- * operation), so setting it would only cost time (PostgreSQL 15 recomputes
- * the search path, and re-checks cached plans against it, at every change).
+ * temporary schema and cannot get one while the code runs (restricted:
+ * a security-restricted operation), so setting it would only cost time
+ * (PostgreSQL 15 recomputes the search path, and re-checks cached plans
+ * against it, at every change).
  */
 static bool
-setting_is_current(const char *name, const char *value)
+setting_is_current(const char *name, const char *value, bool restricted)
 {
 	const char *current = GetConfigOption(name, true, false);
 	size_t		len;
@@ -291,7 +292,7 @@ setting_is_current(const char *name, const char *value)
 		return false;
 	if (strcmp(current, value) == 0)
 		return true;
-	if (strcmp(name, "search_path") != 0)
+	if (!restricted || strcmp(name, "search_path") != 0)
 		return false;
 	len = strlen(current);
 	if (strncmp(current, value, len) != 0 ||
@@ -315,7 +316,8 @@ es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricte
 				 errmsg("the role that created %s no longer exists", what),
 				 errhint("Create it again as an existing role.")));
 	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
-	save->guc_nestlevel = -1;
+	/* always a level of its own: what the code SETs is undone on the way out */
+	save->guc_nestlevel = NewGUCNestLevel();
 	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
 	if (restricted)
 		sec |= SECURITY_RESTRICTED_OPERATION;
@@ -324,10 +326,8 @@ es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricte
 	/* as fmgr_security_definer applies a function's SET clauses */
 	for (i = 0; settings != NULL && i < settings->count; i++)
 	{
-		if (setting_is_current(settings->names[i], settings->values[i]))
+		if (setting_is_current(settings->names[i], settings->values[i], restricted))
 			continue;
-		if (save->guc_nestlevel < 0)
-			save->guc_nestlevel = NewGUCNestLevel();
 		(void) set_config_option(settings->names[i], settings->values[i],
 								 superuser() ? PGC_SUSET : PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
@@ -338,8 +338,14 @@ es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricte
 void
 es_restore_identity(const EsIdentitySave *save)
 {
-	if (save->guc_nestlevel >= 0)
-		AtEOXact_GUC(true, save->guc_nestlevel);
+	/*
+	 * Roll back every setting changed at this level, the captured ones and
+	 * whatever the user code SET (even without LOCAL, which would outlive a
+	 * SECURITY DEFINER function): user code must not change the caller's
+	 * session, as index builds undo what index functions set.  Cheap when
+	 * nothing in the transaction changed a setting.
+	 */
+	AtEOXact_GUC(false, save->guc_nestlevel);
 	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
 }
 

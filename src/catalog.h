@@ -87,7 +87,7 @@ typedef struct EsIdentitySave
 {
 	Oid			saved_userid;
 	int			saved_sec_context;
-	int			guc_nestlevel;	/* -1: no setting had to change */
+	int			guc_nestlevel;	/* settings made by and under the switch */
 } EsIdentitySave;
 
 /*
@@ -97,9 +97,9 @@ typedef struct EsIdentitySave
  * effects beyond the transaction: reducers, upcasters).  Settings equal to
  * the current ones are not set again, so a switch costs little when
  * nothing changes.  what names the registry entry in errors ("reducer
- * \"x\"").  Undo with es_restore_identity on the way out; an error needs
- * no cleanup: (sub)transaction abort restores both the identity and the
- * settings.
+ * \"x\"").  Undo with es_restore_identity on the way out, which also rolls
+ * back whatever the user code SET; an error needs no cleanup:
+ * (sub)transaction abort restores both the identity and the settings.
  */
 extern void es_become_registrant(Oid role, Datum settings, bool restricted,
 								 const char *what, EsIdentitySave *save);
