@@ -18,6 +18,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -209,6 +210,80 @@ es_capture_settings(void)
 										   -1, false, TYPALIGN_INT));
 }
 
+/*
+ * How a captured setting is compared with the current one.  A fold_agg
+ * switches for every event, and five GetConfigOption look-ups cost more
+ * than the rest of the switch: the settings whose variables PostgreSQL
+ * exports are compared with them directly, when the captured text is the
+ * canonical form GetConfigOption would give for that value.
+ */
+typedef enum SettingCompare
+{
+	COMPARE_GUC,				/* GetConfigOption */
+	COMPARE_SEARCH_PATH,		/* namespace_search_path */
+	COMPARE_DATESTYLE,			/* DateStyle, DateOrder */
+	COMPARE_INTERVALSTYLE,		/* IntervalStyle */
+	COMPARE_FLOAT_DIGITS		/* extra_float_digits */
+} SettingCompare;
+
+static const char *const datestyle_names[] = {"Postgres", "ISO", "SQL", "German"};
+static const char *const dateorder_names[] = {"YMD", "DMY", "MDY"};
+static const char *const intervalstyle_names[] = {
+	"postgres", "postgres_verbose", "sql_standard", "iso_8601"
+};
+
+/* the arrays above are indexed by PostgreSQL's codes for these styles */
+StaticAssertDecl(USE_POSTGRES_DATES == 0 && USE_ISO_DATES == 1 &&
+				 USE_SQL_DATES == 2 && USE_GERMAN_DATES == 3, "DateStyle codes");
+StaticAssertDecl(DATEORDER_YMD == 0 && DATEORDER_DMY == 1 && DATEORDER_MDY == 2,
+				 "DateOrder codes");
+StaticAssertDecl(INTSTYLE_POSTGRES == 0 && INTSTYLE_POSTGRES_VERBOSE == 1 &&
+				 INTSTYLE_SQL_STANDARD == 2 && INTSTYLE_ISO_8601 == 3, "IntervalStyle codes");
+
+/* Decide how setting i of out is compared (see SettingCompare). */
+static void
+prepare_compare(EsSettings *out, int i)
+{
+	const char *name = out->names[i];
+	const char *value = out->values[i];
+	int			a;
+	int			b;
+
+	out->compare[i] = COMPARE_GUC;
+	if (strcmp(name, "search_path") == 0)
+		out->compare[i] = COMPARE_SEARCH_PATH;
+	else if (strcmp(name, "DateStyle") == 0)
+	{
+		for (a = 0; a < (int) lengthof(datestyle_names); a++)
+			for (b = 0; b < (int) lengthof(dateorder_names); b++)
+				if (strcmp(value, psprintf("%s, %s", datestyle_names[a],
+										   dateorder_names[b])) == 0)
+				{
+					out->compare[i] = COMPARE_DATESTYLE;
+					out->ints[i][0] = a;
+					out->ints[i][1] = b;
+				}
+	}
+	else if (strcmp(name, "IntervalStyle") == 0)
+	{
+		for (a = 0; a < (int) lengthof(intervalstyle_names); a++)
+			if (strcmp(value, intervalstyle_names[a]) == 0)
+			{
+				out->compare[i] = COMPARE_INTERVALSTYLE;
+				out->ints[i][0] = a;
+			}
+	}
+	else if (strcmp(name, "extra_float_digits") == 0)
+	{
+		a = (int) strtol(value, NULL, 10);
+		if (strcmp(value, psprintf("%d", a)) == 0)
+		{
+			out->compare[i] = COMPARE_FLOAT_DIGITS;
+			out->ints[i][0] = a;
+		}
+	}
+}
+
 /* Take captured settings apart, refusing anything es_capture_settings cannot make. */
 void
 es_parse_settings(Datum settings, const char *what, EsSettings *out)
@@ -254,6 +329,7 @@ es_parse_settings(Datum settings, const char *what, EsSettings *out)
 					 errhint("Create it again to capture its settings anew.")));
 		out->names[out->count] = es_captured_settings[k];
 		out->values[out->count] = pstrdup(eq + 1);
+		prepare_compare(out, out->count);
 		out->count++;
 	}
 }
@@ -272,7 +348,7 @@ es_become_registrant(Oid role, Datum settings, bool restricted, const char *what
 }
 
 /*
- * Is the current value of a setting the captured one?  search_path is
+ * Is the current value of setting i the captured one?  search_path is
  * captured with pg_temp last; a caller's path that is the captured one
  * without that pg_temp finds the same objects when the session has no
  * temporary schema and cannot get one while the code runs (restricted:
@@ -281,18 +357,34 @@ es_become_registrant(Oid role, Datum settings, bool restricted, const char *what
  * against it, at every change).
  */
 static bool
-setting_is_current(const char *name, const char *value, bool restricted)
+setting_is_current(const EsSettings *settings, int i, bool restricted)
 {
-	const char *current = GetConfigOption(name, true, false);
+	const char *value = settings->values[i];
+	const char *current;
 	size_t		len;
 	Oid			temp_nsp;
 	Oid			temp_toast_nsp;
 
+	switch ((SettingCompare) settings->compare[i])
+	{
+		case COMPARE_DATESTYLE:
+			return DateStyle == settings->ints[i][0] && DateOrder == settings->ints[i][1];
+		case COMPARE_INTERVALSTYLE:
+			return IntervalStyle == settings->ints[i][0];
+		case COMPARE_FLOAT_DIGITS:
+			return extra_float_digits == settings->ints[i][0];
+		case COMPARE_SEARCH_PATH:
+			current = namespace_search_path;
+			break;
+		default:
+			current = GetConfigOption(settings->names[i], true, false);
+			break;
+	}
 	if (current == NULL)
 		return false;
 	if (strcmp(current, value) == 0)
 		return true;
-	if (!restricted || strcmp(name, "search_path") != 0)
+	if (!restricted || settings->compare[i] != COMPARE_SEARCH_PATH)
 		return false;
 	len = strlen(current);
 	if (strncmp(current, value, len) != 0 ||
@@ -326,7 +418,7 @@ es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricte
 	/* as fmgr_security_definer applies a function's SET clauses */
 	for (i = 0; settings != NULL && i < settings->count; i++)
 	{
-		if (setting_is_current(settings->names[i], settings->values[i], restricted))
+		if (setting_is_current(settings, i, restricted))
 			continue;
 		(void) set_config_option(settings->names[i], settings->values[i],
 								 superuser() ? PGC_SUSET : PGC_USERSET,

@@ -115,6 +115,9 @@ typedef struct EsSettings
 	int			count;
 	const char *names[ES_CAPTURED_SETTINGS_COUNT];
 	char	   *values[ES_CAPTURED_SETTINGS_COUNT];
+	/* private to catalog.c: how to compare each with the current value */
+	int			compare[ES_CAPTURED_SETTINGS_COUNT];
+	int			ints[ES_CAPTURED_SETTINGS_COUNT][2];
 } EsSettings;
 
 /*
