@@ -192,6 +192,7 @@ es_poll(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_count must not be negative")));
+	es_log_refuse_standby("es.poll()");
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -313,6 +314,7 @@ es_wait(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout_ms must not be negative")));
+	es_log_refuse_standby("es.wait()");
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
 	for (;;)
