@@ -13,6 +13,9 @@
  * Wake-ups: es.wait() waits in the server for a subscription to have
  * events, looking at the log's horizon every few milliseconds, without
  * NOTIFY, so appenders pay nothing for it.
+ *
+ * On a hot standby es.poll and es.wait refuse, as every read of the log
+ * does (es_log_refuse_standby in log.c).
  */
 #include "postgres.h"
 
