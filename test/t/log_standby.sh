@@ -38,7 +38,9 @@ on_primary() { PGHOST=$primary_host PGPORT=$primary_port es_psql -d store -At "$
 on_standby() { PGHOST=$standby PGPORT=$standby_port es_psql -d store -At "$@"; }
 
 # Wait until the standby has replayed everything the primary has written
-# so far (the primary's current WAL position, taken now).
+# so far: the primary's current WAL position, taken now, against the
+# standby's pg_last_wal_replay_lsn(), looked at every 10 ms in the server
+# (PostgreSQL 15 has no function that waits for an LSN); no fixed sleeps.
 catch_up() {
     local lsn
     lsn=$(on_primary -c "SELECT pg_current_wal_lsn()")
