@@ -12,7 +12,7 @@ set -eu
 source "$(dirname "$0")/lib.sh"
 cd "$ES_ROOT"
 
-mode=write
+mode="write"
 case ${1:-} in
     '') ;;
     --check) mode=check ;;
