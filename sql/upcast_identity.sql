@@ -80,6 +80,31 @@ SET extra_float_digits = 3;
 SELECT data FROM es.read_stream('m-1');
 RESET ALL;
 
+-- A temporary table cannot shadow what the upcaster reads: the captured
+-- search_path has pg_temp last.  (A reader whose search_path is the
+-- captured one without that pg_temp gets the captured one applied as soon
+-- as the session has a temporary schema.)
+SET ROLE es_id_alice;
+SET search_path = app, public;
+CREATE TABLE app.rates (rate numeric);
+INSERT INTO app.rates VALUES (2);
+CREATE FUNCTION app.rated_v2(data jsonb) RETURNS jsonb LANGUAGE sql STABLE
+    AS $$ SELECT data || jsonb_build_object('rate', (SELECT rate FROM rates)) $$;
+SELECT es.create_upcaster('Rated', 1, fn => 'app.rated_v2(jsonb)');
+RESET search_path;
+RESET ROLE;
+SET ROLE es_id_mallory;
+SET search_path = app, public;
+SELECT data FROM es.upcast('Rated', 1, '{}');
+CREATE TEMP TABLE rates (rate numeric);
+INSERT INTO rates VALUES (666);
+GRANT SELECT ON rates TO PUBLIC;
+SELECT data FROM es.upcast('Rated', 1, '{}');
+RESET search_path;
+SELECT data FROM es.upcast('Rated', 1, '{}');
+DROP TABLE rates;
+RESET ROLE;
+
 ------------------------------------------------------------------------
 -- An upcaster never runs with the reader's rights
 ------------------------------------------------------------------------
