@@ -174,10 +174,20 @@ COMMENT ON FUNCTION es.read_stream(text, bigint, bigint, boolean) IS
 -- Upcasting
 ------------------------------------------------------------------------
 
+-- The settings a registration captures: what user code runs with.
+CREATE FUNCTION es.capture_settings()
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'es_capture_settings_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION es.capture_settings() IS
+    'The settings a registration captures now, as name=value items: search_path (pg_temp last), TimeZone, DateStyle, IntervalStyle, extra_float_digits';
+
 -- The registry: one row per step, version from_version of event_type to
 -- from_version + 1, by rules or by a function.  The function is recorded by
 -- its qualified name (its signature is always (jsonb)), not by OID: OIDs do
 -- not survive pg_dump, and pg_upgrade refuses reg* columns in user tables.
+-- A function step runs as owner, with settings.
 CREATE TABLE es.upcasters_registry (
     event_type    text        NOT NULL,
     from_version  integer     NOT NULL
@@ -185,6 +195,7 @@ CREATE TABLE es.upcasters_registry (
     rules         jsonb,
     fn            text,
     owner         regrole,
+    settings      text[]      NOT NULL DEFAULT es.capture_settings(),
     created_at    timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT upcasters_registry_pkey PRIMARY KEY (event_type, from_version),
     CONSTRAINT upcasters_registry_rules_or_fn CHECK ((rules IS NULL) <> (fn IS NULL))
@@ -196,7 +207,9 @@ COMMENT ON TABLE es.upcasters_registry IS
 COMMENT ON COLUMN es.upcasters_registry.fn IS
     'Qualified name of a function (data jsonb) RETURNS jsonb, resolved when the registry is loaded';
 COMMENT ON COLUMN es.upcasters_registry.owner IS
-    'The role that created the step; it (or a member, or a superuser) may drop it.  NULL for a step written by hand: it belongs to the extension''s owner';
+    'The role that created the step: a function step runs as it; it (or a member, or a superuser) may drop it.  NULL for a step written by hand: it belongs to the extension''s owner';
+COMMENT ON COLUMN es.upcasters_registry.settings IS
+    'The settings captured when the step was created (es.capture_settings()): a function step runs with them';
 
 SELECT pg_catalog.pg_extension_config_dump('es.upcasters_registry', '');
 
@@ -220,12 +233,14 @@ SELECT u.event_type,
        CASE WHEN u.fn IS NULL THEN 'rules' ELSE 'function' END AS kind,
        u.rules,
        u.fn OPERATOR(pg_catalog.||) '(jsonb)' AS fn,
-       u.owner,
+       COALESCE(u.owner, (SELECT c.relowner::pg_catalog.regrole FROM pg_catalog.pg_class c
+                          WHERE c.oid OPERATOR(pg_catalog.=) 'es.events'::pg_catalog.regclass)) AS owner,
+       u.settings,
        u.created_at
 FROM es.upcasters_registry u;
 
 COMMENT ON VIEW es.upcasters IS
-    'Upcaster steps: event type, the versions a step goes from and to, its kind (rules or function), its rules or function, owner';
+    'Upcaster steps: event type, the versions a step goes from and to, its kind (rules or function), its rules or function, the role a function runs as and the settings it runs with';
 GRANT SELECT ON es.upcasters TO PUBLIC;
 
 CREATE FUNCTION es.create_upcaster(

@@ -453,6 +453,17 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	heap_deform_tuple(trigdata->tg_trigtuple, desc, values, nulls);
+	/* upcast only an event that some projection wants (see upcast.h) */
+	{
+		text	   *final = es_upcast_final_type(values, nulls);
+		int			i;
+
+		for (i = 0; final != NULL && i < c->nprojections; i++)
+			if (es_projection_matches(&c->projections[i], final))
+				break;
+		if (final != NULL && i == c->nprojections)
+			return PointerGetDatum(NULL);
+	}
 	es_upcast_row(values, nulls);
 
 	c->refcount++;
