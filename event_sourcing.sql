@@ -508,6 +508,7 @@ CREATE TABLE es.projections_registry (
     async       boolean     NOT NULL DEFAULT false,
     tables      regclass[]  NOT NULL DEFAULT '{}',
     owner       regrole     NOT NULL,
+    settings    text[]      NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     position    bigint      NOT NULL DEFAULT 0 CHECK (position >= 0),
     applied_at  timestamptz,
@@ -530,7 +531,9 @@ COMMENT ON COLUMN es.projections_registry.event_types IS
 COMMENT ON COLUMN es.projections_registry.tables IS
     'Read-model tables that es.rebuild_projection empties before replaying';
 COMMENT ON COLUMN es.projections_registry.owner IS
-    'The role that created the projection; it (or a superuser) may drop or rebuild it';
+    'The role that created the projection (its registrant): the handler runs as this role; it, its members and superusers may drop or rebuild it';
+COMMENT ON COLUMN es.projections_registry.settings IS
+    'The settings the handler runs with, captured from the creator''s session ("name=value": search_path with pg_temp last, TimeZone, DateStyle, IntervalStyle, extra_float_digits)';
 COMMENT ON COLUMN es.projections_registry.position IS
     'Async projections: every event at or below this global position has been applied (committed with the handler''s writes)';
 COMMENT ON COLUMN es.projections_registry.applied_at IS
@@ -555,6 +558,7 @@ SELECT r.name,
        CASE WHEN r.async THEN 'async' ELSE 'inline' END AS mode,
        r.tables,
        r.owner,
+       r.settings,
        r.created_at,
        CASE WHEN r.async THEN r.position END AS position,
        l.events_behind,
@@ -570,7 +574,7 @@ LEFT JOIN LATERAL (SELECT * FROM es.log_lag(r.position, r.event_types, NULL)
                    WHERE r.async) l ON true;
 
 COMMENT ON VIEW es.projections IS
-    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner; for async ones their position, lag (events_behind: committed events after the position that may match; oldest_unapplied_age: how long the first event after the position has been waiting) and the last run''s error (NULL: none)';
+    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner (the role the handler runs as) and the settings it runs with; for async ones their position, lag (events_behind: committed events after the position that may match; oldest_unapplied_age: how long the first event after the position has been waiting) and the last run''s error (NULL: none)';
 GRANT SELECT ON es.projections TO PUBLIC;
 
 CREATE FUNCTION es.create_projection(
@@ -584,9 +588,10 @@ AS 'MODULE_PATHNAME', 'es_create_projection'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) IS
-    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now; an async one is caught up from the log by es.run_projections instead';
--- A handler runs as every role that appends: registering one is a
--- privilege to grant, not a default.
+    'Registers a projection: handler(event es.events) is called, as the creator and with the creator''s settings captured now, for every appended event of the given types, and for the existing history now; an async one is caught up from the log by es.run_projections instead. The tables must be owned by the creator';
+-- A handler runs as its registrant, implicitly, whenever any role appends
+-- an event it handles: registering one is a privilege to grant, not a
+-- default.
 REVOKE ALL ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) FROM PUBLIC;
 
 CREATE FUNCTION es.drop_projection(name text)
@@ -604,7 +609,7 @@ AS 'MODULE_PATHNAME', 'es_rebuild_projection'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.rebuild_projection(text) IS
-    'Empties a projection''s tables and replays the whole history through its handler, in global order; returns the number of events replayed';
+    'Empties a projection''s tables and replays the whole history through its handler, in global order, both as the projection''s owner; returns the number of events replayed';
 REVOKE ALL ON FUNCTION es.rebuild_projection(text) FROM PUBLIC;
 
 -- Evaluated by the trigger's WHEN clause for every inserted row: true only
@@ -634,14 +639,14 @@ CREATE TRIGGER events_projections
     EXECUTE FUNCTION es.projections_trigger();
 
 -- Async projections catch up from the log when this runs (from any
--- scheduler); it calls user handlers, so it leaves search_path alone.
+-- scheduler); each handler runs as its registrant, with its settings.
 CREATE FUNCTION es.run_projections(max_count integer DEFAULT 10000)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'es_run_projections'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.run_projections(integer) IS
-    'Applies to each async projection the caller owns (in name order, skipping those another run holds) its next committed events, at most max_count each, gap-safe; the position moves with the handler''s writes in the caller''s transaction. A failing projection is rolled back to its last good event and its error recorded in es.projections; the others go on. Returns the number of events applied';
+    'Applies to each async projection the caller owns (in name order, skipping those another run holds) its next committed events, at most max_count each, gap-safe, each handler run as its projection''s owner; the position moves with the handler''s writes in the caller''s transaction. A failing projection is rolled back to its last good event and its error recorded in es.projections; the others go on. Returns the number of events applied';
 REVOKE ALL ON FUNCTION es.run_projections(integer) FROM PUBLIC;
 
 ------------------------------------------------------------------------
