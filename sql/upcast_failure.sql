@@ -43,6 +43,24 @@ SELECT stream_id, stream_version, event_type, data FROM es.read_all(0, event_typ
 SELECT es.create_subscription('y-only', event_types => '{Y}');
 SELECT stream_id, stream_version, data FROM es.poll('y-only');
 SELECT es.drop_subscription('y-only');
+-- nor do a rebuild, a back-fill or an async catch-up of a projection that
+-- does not want X
+SELECT es.rebuild_projection('ys');
+SELECT stream_id, data FROM app.ys ORDER BY data::text;
+CREATE TABLE app.ys2 (stream_id text, data jsonb);
+CREATE FUNCTION app.on_y2(e es.events) RETURNS void LANGUAGE sql
+    AS $$ INSERT INTO app.ys2 VALUES (e.stream_id, e.data) $$;
+SELECT es.create_projection('ys2', 'app.on_y2(es.events)', event_types => '{Y}',
+                            tables => '{app.ys2}');
+SELECT count(*) AS back_filled FROM app.ys2;
+SELECT es.drop_projection('ys2');
+TRUNCATE app.ys2;
+SELECT es.create_projection('ys2', 'app.on_y2(es.events)', event_types => '{Y}',
+                            async => true, tables => '{app.ys2}');
+SELECT es.run_projections();
+SELECT count(*) AS caught_up FROM app.ys2;
+SELECT name, error_sqlstate FROM es.projections WHERE name = 'ys2';
+SELECT es.drop_projection('ys2');
 
 ------------------------------------------------------------------------
 -- X's function replaced by one of another signature (drop and create

@@ -864,9 +864,18 @@ replay_history(EsProjection *p)
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 		bool		full = false;
+		text	   *final;
+		bool		wanted;
 
-		es_upcast_row(values, nulls);
-		if (es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+		/* upcast only what the projection may want (see upcast.h) */
+		final = es_upcast_final_type(values, nulls);
+		wanted = final == NULL || es_projection_matches(p, final);
+		if (wanted)
+		{
+			es_upcast_row(values, nulls);
+			wanted = es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE]));
+		}
+		if (wanted)
 		{
 			full = es_batch_add(&batch, values, nulls);
 			replayed++;

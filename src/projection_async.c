@@ -117,11 +117,20 @@ apply_events(EsProjection *p, Datum types, int64 after, int64 bound,
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 		bool		full = false;
+		text	   *final;
+		bool		wanted;
 
 		/* what an error in upcasting is recorded at */
 		note_event(progress, values);
-		es_upcast_row(values, rownulls);
-		if (es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+		/* upcast only what the projection may want (see upcast.h) */
+		final = es_upcast_final_type(values, rownulls);
+		wanted = final == NULL || es_projection_matches(p, final);
+		if (wanted)
+		{
+			es_upcast_row(values, rownulls);
+			wanted = es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE]));
+		}
+		if (wanted)
 		{
 			full = es_batch_add(&batch, values, rownulls);
 			last = progress->event_position;
