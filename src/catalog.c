@@ -214,35 +214,30 @@ void
 es_become_registrant(Oid role, Datum settings, bool restricted, const char *what,
 					 EsIdentitySave *save)
 {
-	int			sec;
+	const char **names = NULL;
+	const char **values = NULL;
+	int			n = 0;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that created %s no longer exists", what),
 				 errhint("Create it again as an existing role.")));
-	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
-	save->guc_nestlevel = -1;
-	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
-	if (restricted)
-		sec |= SECURITY_RESTRICTED_OPERATION;
-	SetUserIdAndSecContext(role, sec);
-
-	/* as fmgr_security_definer applies a function's SET clauses */
 	if (settings != (Datum) 0)
 	{
 		ArrayType  *arr = DatumGetArrayTypeP(settings);
 		Datum	   *elems;
 		bool	   *nulls;
-		int			n;
+		int			count;
 		int			i;
 
-		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-		for (i = 0; i < n; i++)
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+		names = palloc(sizeof(char *) * Max(count, 1));
+		values = palloc(sizeof(char *) * Max(count, 1));
+		for (i = 0; i < count; i++)
 		{
 			char	   *item;
 			char	   *eq;
-			const char *current;
 
 			if (nulls[i])
 				continue;
@@ -254,15 +249,42 @@ es_become_registrant(Oid role, Datum settings, bool restricted, const char *what
 						 errmsg("invalid captured setting \"%s\" of %s", item, what),
 						 errhint("Create it again to capture its settings anew.")));
 			*eq = '\0';
-			current = GetConfigOption(item, true, false);
-			if (current != NULL && strcmp(current, eq + 1) == 0)
-				continue;
-			if (save->guc_nestlevel < 0)
-				save->guc_nestlevel = NewGUCNestLevel();
-			(void) set_config_option(item, eq + 1,
-									 superuser() ? PGC_SUSET : PGC_USERSET,
-									 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+			names[n] = item;
+			values[n] = eq + 1;
+			n++;
 		}
+	}
+	es_become_registrant_parsed(role, n, names, values, restricted, save);
+}
+
+/* es_become_registrant with settings parsed beforehand. */
+void
+es_become_registrant_parsed(Oid role, int nsettings, const char *const *names,
+							const char *const *values, bool restricted,
+							EsIdentitySave *save)
+{
+	int			sec;
+	int			i;
+
+	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
+	save->guc_nestlevel = -1;
+	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
+	if (restricted)
+		sec |= SECURITY_RESTRICTED_OPERATION;
+	SetUserIdAndSecContext(role, sec);
+
+	/* as fmgr_security_definer applies a function's SET clauses */
+	for (i = 0; i < nsettings; i++)
+	{
+		const char *current = GetConfigOption(names[i], true, false);
+
+		if (current != NULL && strcmp(current, values[i]) == 0)
+			continue;
+		if (save->guc_nestlevel < 0)
+			save->guc_nestlevel = NewGUCNestLevel();
+		(void) set_config_option(names[i], values[i],
+								 superuser() ? PGC_SUSET : PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
 }
 

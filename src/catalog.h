@@ -105,6 +105,16 @@ extern void es_become_registrant(Oid role, Datum settings, bool restricted,
 								 const char *what, EsIdentitySave *save);
 extern void es_restore_identity(const EsIdentitySave *save);
 
+/*
+ * es_become_registrant with the settings already split into names[i] =
+ * values[i] (a cache that parsed them once), for code called often.  The
+ * caller has checked that role exists.
+ */
+extern void es_become_registrant_parsed(Oid role, int nsettings,
+										const char *const *names,
+										const char *const *values,
+										bool restricted, EsIdentitySave *save);
+
 /* The innermost active switch, or NULL outside the extension's functions. */
 extern EsUserSwitch *es_current_switch(void);
 

@@ -316,7 +316,7 @@ type_wanted(const EsLogFilter *f, Datum type)
 /*
  * Open a cursor over ES_EVENT_COLUMNS for the events with after < position
  * < bound, in position order, whose stored type is in types or may be
- * renamed by an upcaster (the caller checks the upcast type) and whose
+ * upcast to one of them (the caller checks the upcast type) and whose
  * category is in categories (NULL: no filter), under a snapshot taken now
  * -- after the caller computed bound, in every isolation level.  Inside
  * SPI, as the owner.
@@ -331,7 +331,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 
 	values[0] = Int64GetDatum(after);
 	values[1] = Int64GetDatum(bound);
-	values[2] = types;
+	values[2] = types == (Datum) 0 ? (Datum) 0 : es_upcast_stored_types(types);
 	nulls[2] = types == (Datum) 0 ? 'n' : ' ';
 	values[3] = categories;
 	nulls[3] = categories == (Datum) 0 ? 'n' : ' ';
@@ -343,8 +343,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
 										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
 										  " AND ($3 IS NULL"
-										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3)"
-										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u))"
+										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3))"
 										  " AND ($4 IS NULL"
 										  " OR pg_catalog.split_part(e.stream_id, '-', 1)"
 										  " OPERATOR(pg_catalog.=) ANY ($4))"
@@ -363,8 +362,9 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
  * limit was reached, else horizon - 1.  Inside SPI, as the owner.
  *
  * Event types match the upcast type.  SQL keeps the rows whose stored type
- * is wanted or has an upcaster (the only rows upcasting may rename), and C
- * checks the upcast type: the same result as upcasting every row.
+ * may read as a wanted one, and C checks what each row reads as before
+ * upcasting it (es_upcast_final_type), so that only the upcasters of wanted
+ * events run: the same result as upcasting every row.
  */
 int64
 es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
@@ -392,9 +392,15 @@ es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
 	while (!done && es_event_cursor_next(&cursor, row, rownulls))
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		text	   *final = es_upcast_final_type(row, rownulls);
+		bool		wanted = (final == NULL || type_wanted(f, PointerGetDatum(final)));
 
-		es_upcast_row(row, rownulls);
-		if (type_wanted(f, row[ES_COL_EVENT_TYPE]))
+		if (wanted)
+		{
+			es_upcast_row(row, rownulls);
+			wanted = type_wanted(f, row[ES_COL_EVENT_TYPE]);
+		}
+		if (wanted)
 		{
 			tuplestore_putvalues(store, desc, row, rownulls);
 			count++;

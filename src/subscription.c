@@ -10,6 +10,12 @@
  * the caller's transaction: commit acknowledges the events, rollback
  * delivers them again.
  *
+ * Ownership checks cannot be raced: creation inserts with ON CONFLICT DO
+ * NOTHING (a second creator of a name waits for the first, then fails or,
+ * if the first rolled back, creates it), and drop and poll check the owner
+ * of the row they hold locked; a row another transaction is still
+ * inserting is not seen at all (specs/subscription_race.spec).
+ *
  * Wake-ups: es.wait() waits in the server for a subscription to have
  * events, looking at the log's horizon every few milliseconds, without
  * NOTIFY, so appenders pay nothing for it.
