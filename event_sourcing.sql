@@ -146,6 +146,19 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION es.append(text, bigint, es.new_event[]) IS
     'Appends events to a stream atomically and returns its new version; expected_version NULL = any, 0 = new stream, n = exactly n, else SQLSTATE 40001 (constraint es_expected_version)';
 
+-- Evaluated by es.append (as the extension's owner) after it has locked
+-- the stream's row, in the WHERE of its upsert with no expected version:
+-- a retry sent while the first attempt was in progress sees that attempt's
+-- events once it has waited for the lock.
+CREATE FUNCTION es.append_id_stored(event_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'es_append_id_stored'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION es.append_id_stored(uuid) IS
+    'Internal: whether an event with this id is stored, under a snapshot taken now (READ COMMITTED) or the transaction''s';
+REVOKE ALL ON FUNCTION es.append_id_stored(uuid) FROM PUBLIC;
+
 ------------------------------------------------------------------------
 -- Reading
 ------------------------------------------------------------------------

@@ -46,6 +46,18 @@
  * only below its own first position until it commits (its own events and
  * those of others after that position cannot be known to be complete).
  *
+ * A hot standby has none of the primary's position locks (heavyweight locks
+ * are not replicated, except AccessExclusiveLock), and its copy of the
+ * sequence runs up to 32 values ahead of what was handed out: a horizon
+ * computed there would be the sequence's WAL-logged value, past positions
+ * that transactions in progress on the primary hold.  Nothing that reaches
+ * the standby tells it which positions those are (a transaction may take
+ * its position before it writes any WAL), so the log is not read there:
+ * every reader of the horizon refuses during recovery (es_log_refuse_standby).
+ * (A horizon that the primary computed and wrote to a table would reach the
+ * standby through the WAL and be sound there, but it needs a process on the
+ * primary to keep writing it; not built.)
+ *
  * Wake-ups: with event_sourcing.notify = on (see event_sourcing.c), the
  * first allocation of an appending transaction queues NOTIFY es_events
  * with that position as payload (opt-in, since NOTIFY serializes
@@ -56,6 +68,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -196,8 +209,25 @@ es_log_sequence_next(void)
 }
 
 /*
+ * Refuse to read the log on a standby (see the header comment): `function`
+ * names the SQL function the caller runs, NULL for any read of the log.
+ */
+void
+es_log_refuse_standby(const char *function)
+{
+	if (!RecoveryInProgress())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 function ? errmsg("cannot execute %s during recovery", function)
+			 : errmsg("cannot read the global log during recovery"),
+			 errdetail("A standby does not know which log positions the primary's transactions in progress hold, so it could return an event before an earlier one that commits later."),
+			 errhint("Read the log (es.read_all, es.poll, es.wait, es.log_horizon) on the primary. Stream reads and folds work on a standby.")));
+}
+
+/*
  * The horizon: every event below it is committed or will never exist.
- * Inside SPI, as the owner.
+ * Inside SPI, as the owner.  Refused on a standby.
  */
 static int64
 log_horizon(void)
@@ -207,6 +237,7 @@ log_horizon(void)
 	int64		horizon;
 	int			i;
 
+	es_log_refuse_standby(NULL);
 	barrier_tag(&barrier);
 	(void) LockAcquire(&barrier, ExclusiveLock, false, false);
 	horizon = es_log_sequence_next();
@@ -398,6 +429,7 @@ es_log_horizon(PG_FUNCTION_ARGS pg_attribute_unused())
 	EsUserSwitch save;
 	volatile int64 horizon = 0;
 
+	es_log_refuse_standby("es.log_horizon()");
 	es_become_owner(&save);
 	PG_TRY();
 	{
@@ -444,6 +476,7 @@ es_read_all(PG_FUNCTION_ARGS)
 							  "Pass NULL to read every event type.", &f.type_list, &f.ntypes);
 	f.categories = es_check_filter(fcinfo, 3, "categories", true,
 								   "Pass NULL to read every category.", NULL, NULL);
+	es_log_refuse_standby("es.read_all()");
 
 	InitMaterializedSRF(fcinfo, 0);
 
