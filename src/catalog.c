@@ -339,12 +339,77 @@ void
 es_become_registrant(Oid role, Datum settings, bool restricted, const char *what,
 					 EsIdentitySave *save)
 {
-	EsSettings	parsed;
+	const char **names = NULL;
+	const char **values = NULL;
+	int			n = 0;
 
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that created %s no longer exists", what),
+				 errhint("Create it again as an existing role.")));
 	if (settings != (Datum) 0)
-		es_parse_settings(settings, what, &parsed);
-	es_become_registrant_parsed(role, settings != (Datum) 0 ? &parsed : NULL,
-								restricted, what, save);
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(settings);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			count;
+		int			i;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+		names = palloc(sizeof(char *) * Max(count, 1));
+		values = palloc(sizeof(char *) * Max(count, 1));
+		for (i = 0; i < count; i++)
+		{
+			char	   *item;
+			char	   *eq;
+
+			if (nulls[i])
+				continue;
+			item = TextDatumGetCString(elems[i]);
+			eq = strchr(item, '=');
+			if (eq == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid captured setting \"%s\" of %s", item, what),
+						 errhint("Create it again to capture its settings anew.")));
+			*eq = '\0';
+			names[n] = item;
+			values[n] = eq + 1;
+			n++;
+		}
+	}
+	es_become_registrant_parsed(role, n, names, values, restricted, save);
+}
+
+/* es_become_registrant with settings parsed beforehand. */
+void
+es_become_registrant_parsed(Oid role, int nsettings, const char *const *names,
+							const char *const *values, bool restricted,
+							EsIdentitySave *save)
+{
+	int			sec;
+	int			i;
+
+	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
+	/* always a level of its own: what the code SETs is undone on the way out */
+	save->guc_nestlevel = NewGUCNestLevel();
+	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
+	if (restricted)
+		sec |= SECURITY_RESTRICTED_OPERATION;
+	SetUserIdAndSecContext(role, sec);
+
+	/* as fmgr_security_definer applies a function's SET clauses */
+	for (i = 0; i < nsettings; i++)
+	{
+		const char *current = GetConfigOption(names[i], true, false);
+
+		if (current != NULL && strcmp(current, values[i]) == 0)
+			continue;
+		(void) set_config_option(names[i], values[i],
+								 superuser() ? PGC_SUSET : PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
 }
 
 /*
@@ -394,12 +459,14 @@ setting_is_current(const EsSettings *settings, int i, bool restricted)
 	return !OidIsValid(temp_nsp);
 }
 
-/* The same, with the settings taken apart already. */
+/* es_become_registrant with settings taken apart by es_parse_settings. */
 void
-es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricted,
-							const char *what, EsIdentitySave *save)
+es_become_registrant_settings(Oid role, const EsSettings *settings, bool restricted,
+							  const char *what, EsIdentitySave *save)
 {
-	int			sec;
+	const char *names[ES_CAPTURED_SETTINGS_COUNT];
+	const char *values[ES_CAPTURED_SETTINGS_COUNT];
+	int			n = 0;
 	int			i;
 
 	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
@@ -407,23 +474,15 @@ es_become_registrant_parsed(Oid role, const EsSettings *settings, bool restricte
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("the role that created %s no longer exists", what),
 				 errhint("Create it again as an existing role.")));
-	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
-	/* always a level of its own: what the code SETs is undone on the way out */
-	save->guc_nestlevel = NewGUCNestLevel();
-	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
-	if (restricted)
-		sec |= SECURITY_RESTRICTED_OPERATION;
-	SetUserIdAndSecContext(role, sec);
-
-	/* as fmgr_security_definer applies a function's SET clauses */
+	/* only what differs reaches the GUC machinery */
 	for (i = 0; settings != NULL && i < settings->count; i++)
-	{
-		if (setting_is_current(settings, i, restricted))
-			continue;
-		(void) set_config_option(settings->names[i], settings->values[i],
-								 superuser() ? PGC_SUSET : PGC_USERSET,
-								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-	}
+		if (!setting_is_current(settings, i, restricted))
+		{
+			names[n] = settings->names[i];
+			values[n] = settings->values[i];
+			n++;
+		}
+	es_become_registrant_parsed(role, n, names, values, restricted, save);
 }
 
 /* Switch back from es_become_registrant. */

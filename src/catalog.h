@@ -106,6 +106,16 @@ extern void es_become_registrant(Oid role, Datum settings, bool restricted,
 extern void es_restore_identity(const EsIdentitySave *save);
 
 /*
+ * es_become_registrant with the settings already split into names[i] =
+ * values[i] (a cache that parsed them once), for code called often.  The
+ * caller has checked that role exists.
+ */
+extern void es_become_registrant_parsed(Oid role, int nsettings,
+										const char *const *names,
+										const char *const *values,
+										bool restricted, EsIdentitySave *save);
+
+/*
  * Captured settings taken apart once, for code that switches often (a
  * registry cache entry keeps them): names point into es_captured_settings,
  * values are allocated in the context current at es_parse_settings.
@@ -127,10 +137,15 @@ typedef struct EsSettings
  */
 extern void es_parse_settings(Datum settings, const char *what, EsSettings *out);
 
-/* es_become_registrant with settings already taken apart (NULL: keep). */
-extern void es_become_registrant_parsed(Oid role, const EsSettings *settings,
-										bool restricted, const char *what,
-										EsIdentitySave *save);
+/*
+ * es_become_registrant with settings taken apart by es_parse_settings
+ * (NULL: keep the current ones): checks that role exists, and compares
+ * each captured value with PostgreSQL's own variable where it can, so that
+ * only settings that differ are set.
+ */
+extern void es_become_registrant_settings(Oid role, const EsSettings *settings,
+										  bool restricted, const char *what,
+										  EsIdentitySave *save);
 
 /* The innermost active switch, or NULL outside the extension's functions. */
 extern EsUserSwitch *es_current_switch(void);

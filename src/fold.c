@@ -317,7 +317,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	error_context_stack = &errcb;
 	/* the events go to the reducer's function as its registrant, once */
 	if (f.fcinfo != NULL)
-		es_become_registrant_parsed(reducer->owner, &reducer->settings, true,
+		es_become_registrant_settings(reducer->owner, &reducer->settings, true,
 									reducer->what, &identity);
 	while (es_stream_scan_next(scan, &scan_values, &scan_nulls))
 	{
@@ -600,7 +600,7 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 		/* back to the executor after each event: switch around each call */
 		EsIdentitySave identity;
 
-		es_become_registrant_parsed(st->f.reducer->owner, &st->f.reducer->settings,
+		es_become_registrant_settings(st->f.reducer->owner, &st->f.reducer->settings,
 									true, st->f.reducer->what, &identity);
 		folder_apply(&st->f, row, nulls);
 		es_restore_identity(&identity);
