@@ -37,10 +37,19 @@
 static SPIPlanPtr plan_forward = NULL;
 static SPIPlanPtr plan_backward = NULL;
 
-/* Start handing out the rows of an open cursor over ES_EVENT_COLUMNS. */
+/*
+ * Start handing out the rows of an open cursor over ES_EVENT_COLUMNS.
+ *
+ * User code runs between rows (upcaster functions, projection handlers), and
+ * may run CLOSE ALL or close the portal by its name: the portal is pinned,
+ * as PL/pgSQL pins the portal of a FOR loop, so that such a CLOSE fails
+ * (24000, invalid_cursor_state) instead of freeing it under us.  An abort
+ * unpins and drops it.
+ */
 void
 es_event_cursor_open(EsEventCursor *c, Portal portal, long batch_size)
 {
+	PinPortal(portal);
 	c->portal = portal;
 	c->batch_size = batch_size;
 	c->batch = NULL;
@@ -78,6 +87,7 @@ es_event_cursor_close(EsEventCursor *c)
 	if (c->batch != NULL)
 		SPI_freetuptable(c->batch);
 	c->batch = NULL;
+	UnpinPortal(c->portal);
 	SPI_cursor_close(c->portal);
 }
 

@@ -15,7 +15,8 @@
  * the event in an upcasting error look at it first).  A row's values point
  * into the current batch and stay valid until the next call; the batch
  * pointer is kept here, so SPI calls made by user code between rows do no
- * harm.  Close with es_event_cursor_close.
+ * harm; the portal is pinned while the cursor is open, so user code cannot
+ * close it (CLOSE ALL fails instead).  Close with es_event_cursor_close.
  */
 typedef struct EsEventCursor
 {
