@@ -74,13 +74,20 @@ typedef struct TypeKey
 	int			len;
 } TypeKey;
 
-/* An event type's steps. */
+/*
+ * An event type's steps.  A chain has no gaps when the functions above
+ * write it, but the registry is data (a restore, a manual edit): steps far
+ * apart (versions 1 and 2147483646) are kept in a sorted array, not in one
+ * the size of their distance.
+ */
 typedef struct UpcastType
 {
 	TypeKey		key;			/* must be first; data lives in the cache */
 	int32		first_version;	/* of the first step */
 	int32		latest_version; /* after the last step */
-	UpcastStep **steps;			/* [v - first_version]; NULL for a gap */
+	bool		dense;			/* steps[v - first_version], NULL for a gap */
+	int			nsteps;			/* else steps sorted by from_version */
+	UpcastStep **steps;
 } UpcastType;
 
 /* The compiled registry. */
@@ -223,6 +230,8 @@ add_type(UpcastCache *c, const char *name, int namelen, List *steps)
 	ListCell   *lc;
 	int32		first = ((UpcastStep *) linitial(steps))->from_version;
 	int32		last = ((UpcastStep *) llast(steps))->from_version;
+	int64		span = (int64) last - first + 1;
+	int			i = 0;
 
 	key.data = name;
 	key.len = namelen;
@@ -232,12 +241,16 @@ add_type(UpcastCache *c, const char *name, int namelen, List *steps)
 	t->key.len = namelen;
 	t->first_version = first;
 	t->latest_version = last + 1;
-	t->steps = MemoryContextAllocZero(c->cxt, sizeof(UpcastStep *) * (last - first + 1));
+	t->nsteps = list_length(steps);
+	t->dense = span <= 2 * (int64) t->nsteps;
+	t->steps = MemoryContextAllocZero(c->cxt, sizeof(UpcastStep *) *
+									  (t->dense ? span : t->nsteps));
 	foreach(lc, steps)
 	{
 		UpcastStep *s = lfirst(lc);
 
-		t->steps[s->from_version - first] = s;
+		/* steps come in from_version order */
+		t->steps[t->dense ? s->from_version - first : i++] = s;
 	}
 	c->ntypes++;
 }
@@ -309,6 +322,7 @@ build_cache(void)
 			UpcastStep *s;
 			MemoryContext old;
 
+			CHECK_FOR_INTERRUPTS();
 			/* a new event type: finish the previous one */
 			if (cur_name == NULL || cur_len != len ||
 				memcmp(cur_name, VARDATA_ANY(type), len) != 0)
@@ -416,9 +430,28 @@ get_cache(void)
 static inline UpcastStep *
 step_at(const UpcastType *t, int32 version)
 {
+	int			lo;
+	int			hi;
+
 	if (version < t->first_version || version >= t->latest_version)
 		return NULL;
-	return t->steps[version - t->first_version];
+	if (likely(t->dense))
+		return t->steps[version - t->first_version];
+	lo = 0;
+	hi = t->nsteps - 1;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int32		v = t->steps[mid]->from_version;
+
+		if (v == version)
+			return t->steps[mid];
+		if (v < version)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
 }
 
 /* Look up an event type's steps. */
@@ -531,12 +564,13 @@ run_steps(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 
 	while (s != NULL)
 	{
+		CHECK_FOR_INTERRUPTS();
 		info->version = *version;
 		if (s->rules != NULL)
 		{
 			/* consecutive rule steps edit one tree */
 			if (doc == NULL)
-				doc = es_doc_open(cur);
+				doc = es_doc_open(cur, info->type, info->typelen, *version);
 			es_upcast_rules_apply(s->rules, doc, info->type, info->typelen, *version);
 		}
 		else
