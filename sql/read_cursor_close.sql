@@ -10,8 +10,6 @@
 \i :setup
 \set ECHO all
 \set SHOW_CONTEXT never
--- the upcaster registration function, in one place
-\set create_upcaster es.register_upcaster
 
 CREATE SCHEMA app;
 SET search_path = app, public;
@@ -96,7 +94,7 @@ BEGIN
                               'up', coalesce((s->>'up')::int, 0) + coalesce((e.data->>'up')::boolean::int, 0));
 END $$;
 
-SELECT :create_upcaster('Old', 1, fn => 'up(jsonb)') AS registered;
+SELECT es.create_upcaster('Old', 1, fn => 'up(jsonb)') AS registered;
 SELECT es.create_reducer('counting', apply => 'apply(jsonb, es.events)');
 SELECT es.create_subscription('sub');
 -- three events in one stream, two more in another: more than one row per

@@ -8,13 +8,10 @@
 \i :setup
 \set ECHO all
 \set SHOW_CONTEXT never
--- the upcaster registration function and the registry table, in one place
-\set create_upcaster es.register_upcaster
-\set upcasters_table es.upcasters
 
 -- A path of 60,000 keys nests 60,000 objects: too deep to build (54001),
 -- on every read path, and the transaction goes on.
-SELECT :create_upcaster('Deep', 1, jsonb_build_array(jsonb_build_object('op', 'add',
+SELECT es.create_upcaster('Deep', 1, jsonb_build_array(jsonb_build_object('op', 'add',
     'field', (SELECT jsonb_agg('k'::text) FROM generate_series(1, 60000)), 'value', 1))) AS registered;
 SELECT es.append('deep-1', 0, es.event('Deep', '{"a": 1}', schema_version => 1));
 BEGIN;
@@ -23,14 +20,14 @@ SELECT pg_temp.try($$SELECT * FROM es.read_stream('deep-1')$$);
 SELECT pg_temp.try($$SELECT * FROM es.read_all()$$);
 SELECT count(*) FROM es.events;
 COMMIT;
-DELETE FROM :upcasters_table WHERE event_type = 'Deep';
+SELECT es.drop_upcaster('Deep') AS dropped;
 -- a path of 1,000 keys is fine
-SELECT :create_upcaster('Nested', 1, jsonb_build_array(jsonb_build_object('op', 'add',
+SELECT es.create_upcaster('Nested', 1, jsonb_build_array(jsonb_build_object('op', 'add',
     'field', (SELECT jsonb_agg('k'::text) FROM generate_series(1, 1000)), 'value', 1))) AS registered;
 SELECT data #> (SELECT array_agg('k'::text) FROM generate_series(1, 1000)) AS leaf
 FROM es.upcast('Nested', 1, '{}');
 -- data nested 1,000 deep that rules reach into and leave
-SELECT :create_upcaster('Dig', 1, jsonb_build_array(
+SELECT es.create_upcaster('Dig', 1, jsonb_build_array(
     jsonb_build_object('op', 'move', 'field', (SELECT jsonb_agg('k'::text) FROM generate_series(1, 1000)), 'to', 'leaf'),
     jsonb_build_object('op', 'rename', 'field', (SELECT jsonb_agg('k'::text) FROM generate_series(1, 999)) || '["m"]'::jsonb,
                        'to', 'n', 'optional', true))) AS registered;
@@ -38,47 +35,48 @@ SELECT data->'leaf' AS leaf, length(data::text) AS length
 FROM es.upcast('Dig', 1, (SELECT repeat('{"k": ', 1000) || '7' || repeat('}', 1000))::jsonb);
 
 -- 100,000 rules on an object of 100,000 fields: add, rename, remove.
-SELECT :create_upcaster('Wide', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'add', 'field', 'f' || i, 'value', i))
+SELECT es.create_upcaster('Wide', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'add', 'field', 'f' || i, 'value', i))
                                      FROM generate_series(1, 100000) i)) AS registered;
 SELECT count(*) AS fields, sum(value::numeric) AS total
 FROM es.upcast('Wide', 1, '{}') u, jsonb_each_text(u.data);
-DELETE FROM :upcasters_table WHERE event_type = 'Wide';
-SELECT :create_upcaster('Renamed', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'rename', 'field', 'k' || i, 'to', 'r' || i))
+SELECT es.drop_upcaster('Wide') AS dropped;
+SELECT es.create_upcaster('Renamed', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'rename', 'field', 'k' || i, 'to', 'r' || i))
                                         FROM generate_series(1, 100000) i)) AS registered;
 SELECT count(*) FILTER (WHERE key LIKE 'r%') AS renamed, count(*) FILTER (WHERE key LIKE 'k%') AS left,
        sum(value::numeric) FILTER (WHERE key = 'r' || value) AS same_values
 FROM es.upcast('Renamed', 1, (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 100000) i)) u,
      jsonb_each_text(u.data);
-DELETE FROM :upcasters_table WHERE event_type = 'Renamed';
-SELECT :create_upcaster('Thinned', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'remove', 'field', 'k' || i))
+SELECT es.drop_upcaster('Renamed') AS dropped;
+SELECT es.create_upcaster('Thinned', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'remove', 'field', 'k' || i))
                                         FROM generate_series(1, 100000, 2) i)) AS registered;
 SELECT count(*) AS fields, sum(value::numeric) AS total
 FROM es.upcast('Thinned', 1, (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 100000) i)) u,
      jsonb_each_text(u.data);
-DELETE FROM :upcasters_table WHERE event_type = 'Thinned';
+SELECT es.drop_upcaster('Thinned') AS dropped;
 -- moves into one object, and a rule that finds what the others moved
-SELECT :create_upcaster('Moved', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'move', 'field', 'k' || i, 'to', jsonb_build_array('o', 'k' || i)))
+SELECT es.create_upcaster('Moved', 1, (SELECT jsonb_agg(jsonb_build_object('op', 'move', 'field', 'k' || i, 'to', jsonb_build_array('o', 'k' || i)))
                                       FROM generate_series(1, 50000) i) ||
                                      '[{"op": "rename", "field": ["o", "k50000"], "to": "last"}]') AS registered;
 SELECT (SELECT count(*) FROM jsonb_object_keys(data->'o')) AS moved, data->'o'->'last' AS last,
        data - 'o' AS rest
 FROM es.upcast('Moved', 1, (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 50001) i));
-DELETE FROM :upcasters_table WHERE event_type = 'Moved';
+SELECT es.drop_upcaster('Moved') AS dropped;
 
 -- 300,000 rules under a 100 ms statement_timeout: cancelled (57014)
 CREATE TABLE wider AS
 SELECT ('[' || string_agg(format('{"op": "add", "field": "f%s", "value": %s}', i, i), ',') || ']')::jsonb AS rules
 FROM generate_series(1, 300000) i;
-SELECT :create_upcaster('Wider', 1, rules) AS registered FROM wider;
+SELECT es.create_upcaster('Wider', 1, rules) AS registered FROM wider;
 DROP TABLE wider;
 SET statement_timeout = '100ms';
 SELECT pg_temp.try($$SELECT es.upcast('Wider', 1, '{}')$$);
 RESET statement_timeout;
-DELETE FROM :upcasters_table WHERE event_type = 'Wider';
+SELECT es.drop_upcaster('Wider') AS dropped;
 
--- Stored data that is not an object (es.append refuses it, a restore or
--- a hand-built row does not): a user-facing error naming the step.
-SELECT :create_upcaster('Odd', 1, '[{"op": "add", "field": "x", "value": 1}]') AS registered;
+-- Stored data that is not an object (es.append refuses it, a restore
+-- does not): a user-facing error naming the step.  es.fold_agg refuses a
+-- hand-built row with such data before upcasting it.
+SELECT es.create_upcaster('Odd', 1, '[{"op": "add", "field": "x", "value": 1}]') AS registered;
 SELECT es.create_reducer('counter', rules => '{"*": [{"count": "n"}]}');
 INSERT INTO es.events (stream_id, stream_version, event_id, event_type, schema_version, data)
 VALUES ('odd-1', 1, '00000000-0000-0000-0000-0000000000a1', 'Odd', 1, '[1, 2]'),
@@ -90,7 +88,7 @@ SELECT pg_temp.try($$SELECT es.fold_agg(ROW(1, 'odd-2', 1, '00000000-0000-0000-0
 
 -- A registry whose steps are far apart (a manual edit): the cache does not
 -- allocate for the distance between them.
-INSERT INTO :upcasters_table (event_type, from_version, rules) VALUES
+INSERT INTO es.upcasters_registry (event_type, from_version, rules) VALUES
     ('Far', 1, '[{"op": "add", "field": "one", "value": 1}]'),
     ('Far', 2, '[{"op": "add", "field": "two", "value": 2}]'),
     ('Far', 2147483646, '[{"op": "add", "field": "last", "value": 3}]');

@@ -48,6 +48,7 @@
 #include "event_sourcing.h"
 #include "append.h"
 #include "catalog.h"
+#include "check.h"
 #include "event.h"
 
 static SPIPlanPtr plan_version = NULL;
@@ -58,32 +59,6 @@ static SPIPlanPtr plan_find_id = NULL;
 static SPIPlanPtr plan_ids_after = NULL;
 static SPIPlanPtr plan_insert_one = NULL;
 static SPIPlanPtr plan_insert_many = NULL;
-
-/* Check a stream id argument; returns it detoasted. */
-text *
-es_check_stream_id(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *stream_id;
-	Size		len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("stream_id must not be null")));
-	stream_id = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(stream_id);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream_id must not be empty")));
-	if (len > ES_MAX_STREAM_ID_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream_id is too long"),
-				 errdetail("The stream_id has %zu bytes; at most %d are allowed.",
-						   len, ES_MAX_STREAM_ID_BYTES)));
-	return stream_id;
-}
 
 /* The category of a stream: its id up to the first '-', or all of it. */
 static Datum
@@ -457,10 +432,7 @@ es_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected_version must not be negative"),
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("events must not be null")));
+	es_check_not_null(fcinfo, 2, "events", NULL);
 	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
 
 	es_become_owner(&save);

@@ -71,7 +71,7 @@ es_check_owner(Oid owner, Oid caller, const char *kind, const char *name,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of %s \"%s\"", kind, name),
-				 errdetail("Only the role that created a %s, its members and superusers may %s it.",
+				 errdetail("Only the role that created the %s, its members and superusers may %s it.",
 						   kind, action)));
 }
 

@@ -1,6 +1,9 @@
 /*
  * projection.c
- *	  Projections: read models kept current by user handlers.
+ *	  Projections: read models kept current by user handlers.  Inline
+ *	  projections (the trigger), es.create_projection, es.drop_projection,
+ *	  es.rebuild_projection, and what async projections (projection_async.c)
+ *	  share with them: the registry's rows, handler calls, type filters.
  *
  * A projection is a row of es.projections_registry: a name, a handler
  * function (event es.events) RETURNS void, an optional event-type filter
@@ -64,11 +67,10 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-#include "utils/uuid.h"
 
 #include "event_sourcing.h"
 #include "catalog.h"
-#include "log.h"
+#include "check.h"
 #include "projection.h"
 #include "read.h"
 #include "upcast.h"
@@ -96,20 +98,6 @@ enum
 	REG_NATTS = REG_ERROR_AT
 };
 
-/* One projection, as the trigger and the replay need it. */
-typedef struct EsProjection
-{
-	char	   *name;
-	char	   *handler_name;	/* qualified signature, as stored */
-	Oid			handler;		/* InvalidOid: the function is gone */
-	FmgrInfo	flinfo;			/* valid when handler is */
-	int			ntypes;			/* -1: every event type */
-	char	  **types;
-	int		   *type_lens;
-	int			ntables;
-	Oid		   *tables;
-} EsProjection;
-
 /* The inline projections, in name order, in a context of their own. */
 typedef struct EsProjectionCache
 {
@@ -136,8 +124,6 @@ static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_lookup = NULL;
 static SPIPlanPtr plan_delete = NULL;
 static SPIPlanPtr plan_restart = NULL;
-static SPIPlanPtr plan_async_lock = NULL;
-static SPIPlanPtr plan_async_done = NULL;
 
 /* Forget the registry when it (or every relation) is invalidated. */
 static void
@@ -186,8 +172,8 @@ resolve_handler(const char *signature)
  * Fill a projection from registry values; everything is allocated in the
  * current memory context.
  */
-static void
-fill_projection(EsProjection *p, Datum name, Datum handler,
+void
+es_fill_projection(EsProjection *p, Datum name, Datum handler,
 				Datum types, bool types_isnull, Datum tables)
 {
 	ArrayType  *arr;
@@ -281,7 +267,7 @@ load_cache(void)
 				c->projections = repalloc(c->projections,
 										  sizeof(EsProjection) * allocated);
 			}
-			fill_projection(&c->projections[c->nprojections++],
+			es_fill_projection(&c->projections[c->nprojections++],
 							values[REG_NAME - 1], values[REG_HANDLER - 1],
 							values[REG_EVENT_TYPES - 1], nulls[REG_EVENT_TYPES - 1],
 							values[REG_TABLES - 1]);
@@ -327,8 +313,8 @@ row_is_appended(void)
 }
 
 /* Does the projection handle this (upcast) event type? */
-static bool
-projection_matches(const EsProjection *p, text *event_type)
+bool
+es_projection_matches(const EsProjection *p, text *event_type)
 {
 	const char *s = VARDATA_ANY(event_type);
 	int			len = VARSIZE_ANY_EXHDR(event_type);
@@ -369,8 +355,8 @@ handler_error_callback(void *arg)
  * the caller of the current owner switch.  Errors surface unchanged, with
  * a context line naming the projection and the event.
  */
-static void
-call_handler(const EsProjection *p, Datum event, const Datum *values, bool replay)
+void
+es_call_handler(const EsProjection *p, Datum event, const Datum *values, bool replay)
 {
 	LOCAL_FCINFO(fcinfo, 1);
 	ErrorContextCallback errcb;
@@ -480,14 +466,14 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 			EsProjection *p = &c->projections[i];
 			int			t;
 
-			if (!projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+			if (!es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
 				continue;
 			/* a rebuild of this projection holds these off until it commits */
 			for (t = 0; t < p->ntables; t++)
 				LockRelationOid(p->tables[t], RowExclusiveLock);
 			if (event == (Datum) 0)
 				event = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
-			call_handler(p, event, values, false);
+			es_call_handler(p, event, values, false);
 		}
 	}
 	PG_FINALLY();
@@ -543,9 +529,9 @@ replay_history(const EsProjection *p)
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
 
 		es_upcast_row(values, nulls);
-		if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+		if (es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
 		{
-			call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
+			es_call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
 						 values, true);
 			replayed++;
 		}
@@ -556,24 +542,6 @@ replay_history(const EsProjection *p)
 	MemoryContextDelete(row_cxt);
 	table_close(events, NoLock);
 	return replayed;
-}
-
-/* Check the projection name argument. */
-static text *
-check_name(FunctionCallInfo fcinfo)
-{
-	text	   *name;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("projection name must not be null")));
-	name = PG_GETARG_TEXT_PP(0);
-	if (VARSIZE_ANY_EXHDR(name) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("projection name must not be empty")));
-	return name;
 }
 
 /*
@@ -620,46 +588,6 @@ check_handler(Oid handler)
 	aclresult = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
-}
-
-/*
- * Check the event_types argument: NULL (every type) or a one-dimensional,
- * non-empty array of non-empty, non-null strings.
- */
-static void
-check_event_types(FunctionCallInfo fcinfo, int argno)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int			i;
-
-	if (PG_ARGISNULL(argno))
-		return;
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_types must be a one-dimensional array")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &n);
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_types must not be empty"),
-				 errhint("Pass NULL to handle every event type.")));
-	for (i = 0; i < n; i++)
-	{
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event_types must not contain nulls")));
-		if (VARSIZE_ANY_EXHDR(DatumGetTextPP(elems[i])) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("event_types must not contain an empty string")));
-	}
 }
 
 /*
@@ -732,7 +660,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID, TEXTOID, TEXTARRAYOID,
 	REGCLASSARRAYOID, OIDOID, BOOLOID};
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			handler;
 	Datum		tables;
 	bool		async;
@@ -741,17 +669,12 @@ es_create_projection(PG_FUNCTION_ARGS)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("handler must not be null")));
+	es_check_not_null(fcinfo, 1, "handler", NULL);
 	handler = PG_GETARG_OID(1);
 	check_handler(handler);
-	check_event_types(fcinfo, 2);
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("async must not be null")));
+	(void) es_check_filter(fcinfo, 2, "event_types", false,
+						   "Pass NULL to handle every event type.", NULL, NULL);
+	es_check_not_null(fcinfo, 3, "async", NULL);
 	async = PG_GETARG_BOOL(3);
 	tables = check_tables(fcinfo, 4);
 
@@ -796,7 +719,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 
 		if (!async)
 		{
-			fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
+			es_fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
 							values[3]);
 			(void) replay_history(&p);
 		}
@@ -846,7 +769,7 @@ lookup_for_change(text *name, Oid caller, EsProjection *p, bool *async)
 	if (async)
 		*async = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	types = SPI_getbinval(tup, desc, 3, &types_isnull);
-	fill_projection(p, SPI_getbinval(tup, desc, 1, &isnull),
+	es_fill_projection(p, SPI_getbinval(tup, desc, 1, &isnull),
 					SPI_getbinval(tup, desc, 2, &isnull),
 					types, types_isnull,
 					SPI_getbinval(tup, desc, 4, &isnull));
@@ -859,7 +782,7 @@ Datum
 es_drop_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID};
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
@@ -935,7 +858,7 @@ PG_FUNCTION_INFO_V1(es_rebuild_projection);
 Datum
 es_rebuild_projection(PG_FUNCTION_ARGS)
 {
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 	volatile int64 replayed = 0;
@@ -1000,322 +923,4 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PG_RETURN_INT64(replayed);
-}
-
-/*
- * Async projections.
- *
- * An async projection is caught up from the log by es.run_projections,
- * outside the appending transactions (the trigger never sees it).  Its
- * registry row holds its position: every event at or below it has been
- * applied.  A run locks the row (FOR UPDATE SKIP LOCKED: a concurrent run
- * skips the projection instead of waiting, and never applies the same
- * events), computes the log's horizon after the lock, reads the events
- * between the position and the horizon with a snapshot taken after it,
- * passes them to the handler and moves the position, all in the caller's
- * transaction: the position commits together with the handler's writes.
- *
- * Each projection's batch runs in a subtransaction.  When the handler
- * fails, the batch is rolled back, replayed up to the event before the
- * failing one (so the projection stops exactly at it), and the error is
- * recorded in the registry row; the other projections go on, and the next
- * run retries the failing event.
- */
-
-/* Where an async batch got to. */
-typedef struct AsyncProgress
-{
-	int64		applied;		/* events passed to the handler */
-	int64		through;		/* the log is consumed up to here */
-	bool		have_event;		/* an event was being read or handled */
-	int64		event_position; /* ... at this position */
-	pg_uuid_t	event_id;		/* ... with this id */
-} AsyncProgress;
-
-/*
- * Pass the events after `after` and below `bound` that the projection
- * wants, upcast, in position order, to its handler, at most max_count of
- * them.  Inside SPI as the owner, with bound computed before (the rows are
- * read with a snapshot taken now).  Fills *progress as it goes.
- */
-static void
-apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
-			 int64 max_count, AsyncProgress *progress)
-{
-	Relation	events = table_open(es_relid("events", false), AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(events);
-	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
-												  "es async projection",
-												  ALLOCSET_DEFAULT_SIZES);
-	Portal		portal;
-	EsEventCursor cursor;
-	Datum		values[ES_EVENT_NATTS];
-	bool		rownulls[ES_EVENT_NATTS];
-	bool		done = false;
-
-	if (desc->natts != ES_EVENT_NATTS)
-		elog(ERROR, "es.events has %d columns, expected %d",
-			 desc->natts, ES_EVENT_NATTS);
-	/* stored types that are wanted or may be upcast to one; C checks */
-	portal = es_log_open(after, bound, types, (Datum) 0);
-
-	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
-	while (!done && es_event_cursor_next(&cursor, values, rownulls))
-	{
-		MemoryContext old = MemoryContextSwitchTo(row_cxt);
-
-		/* what an error in upcasting or in the handler is recorded at */
-		progress->have_event = true;
-		progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
-		memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
-			   sizeof(pg_uuid_t));
-		es_upcast_row(values, rownulls);
-		if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
-		{
-			call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, rownulls)),
-						 values, false);
-			progress->applied++;
-			if (progress->applied == max_count)
-			{
-				progress->through = progress->event_position;
-				done = true;
-			}
-		}
-		progress->have_event = false;
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_cxt);
-	}
-	if (!done)
-		progress->through = bound - 1;
-	es_event_cursor_close(&cursor);
-	MemoryContextDelete(row_cxt);
-	table_close(events, NoLock);
-}
-
-/*
- * apply_events in a subtransaction.  Returns true when it committed; else
- * the batch is rolled back, *error holds the error and *progress tells the
- * event it happened at.  A cancel (or statement timeout) is not recorded:
- * it is raised again after the rollback.
- */
-static bool
-apply_in_subxact(const EsProjection *p, Datum types, int64 after, int64 bound,
-				 int64 max_count, AsyncProgress *progress, ErrorData **error)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-
-	progress->applied = 0;
-	progress->through = after;
-	progress->have_event = false;
-	*error = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		apply_events(p, types, after, bound, max_count, progress);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		/* also restores the identity the subtransaction started with */
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		*error = edata;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-/* One async projection as a run found it, its row locked. */
-typedef struct AsyncProjection
-{
-	EsProjection p;
-	Datum		types;			/* text[] or 0: every type */
-	int64		position;
-	bool		had_error;
-} AsyncProjection;
-
-/*
- * Store a run's outcome in the projection's row: its new position and the
- * error (NULL error: none).  Inside SPI as the owner.
- */
-static void
-record_outcome(const AsyncProjection *a, int64 position, const ErrorData *error,
-			   const AsyncProgress *failed)
-{
-	static const Oid argtypes[] = {TEXTOID, INT8OID, INT8OID, UUIDOID,
-	TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', 'n', 'n', 'n', 'n'};
-
-	values[0] = CStringGetTextDatum(a->p.name);
-	values[1] = Int64GetDatum(position);
-	if (error != NULL)
-	{
-		if (failed->have_event)
-		{
-			values[2] = Int64GetDatum(failed->event_position);
-			values[3] = UUIDPGetDatum(&failed->event_id);
-			nulls[2] = nulls[3] = ' ';
-		}
-		values[4] = CStringGetTextDatum(unpack_sql_state(error->sqlerrcode));
-		values[5] = CStringGetTextDatum(error->message ? error->message : "");
-		nulls[4] = nulls[5] = ' ';
-	}
-	es_run_plan(es_keep_plan(&plan_async_done,
-							 "UPDATE es.projections_registry r"
-							 " SET position = $2,"
-							 " applied_at = CASE WHEN $2 OPERATOR(pg_catalog.>) r.position"
-							 " THEN pg_catalog.now() ELSE r.applied_at END,"
-							 " error_position = $3, error_event_id = $4,"
-							 " error_sqlstate = $5, error_message = $6,"
-							 " error_at = CASE WHEN $5 IS NULL THEN NULL"
-							 " ELSE pg_catalog.now() END"
-							 " WHERE r.name OPERATOR(pg_catalog.=) $1",
-							 6, argtypes),
-				values, nulls, false, 0, SPI_OK_UPDATE);
-}
-
-/*
- * Catch one async projection up (its row locked): returns the events
- * applied.  Inside SPI as the owner.
- */
-static int64
-catch_up(AsyncProjection *a, int64 max_count)
-{
-	int64		horizon = es_log_horizon_internal();
-	AsyncProgress progress;
-	AsyncProgress failed;
-	ErrorData  *error;
-	int64		position;
-
-	if (horizon <= a->position + 1)
-		return 0;				/* nothing committed after the position */
-	if (apply_in_subxact(&a->p, a->types, a->position, horizon, max_count,
-						 &progress, &error))
-	{
-		if (progress.through > a->position || a->had_error)
-			record_outcome(a, progress.through, NULL, NULL);
-		return progress.applied;
-	}
-
-	/* stop exactly at the failing event: apply the ones before it again */
-	failed = progress;
-	position = a->position;
-	progress.applied = 0;
-	if (failed.have_event && failed.event_position > a->position + 1)
-	{
-		ErrorData  *again;
-
-		if (apply_in_subxact(&a->p, a->types, a->position,
-							 failed.event_position, max_count, &progress, &again))
-			position = progress.through;
-		else
-		{
-			/* the handler is not deterministic: record what failed now */
-			error = again;
-			failed = progress;
-			progress.applied = 0;
-		}
-	}
-	record_outcome(a, position, error, &failed);
-	ereport(WARNING,
-			(errcode(error->sqlerrcode),
-			 errmsg("projection \"%s\" stopped: %s", a->p.name, error->message),
-			 failed.have_event ?
-			 errdetail("The handler failed on the event at global position " INT64_FORMAT "; the next es.run_projections() retries it.",
-					   failed.event_position) :
-			 errdetail("The next es.run_projections() retries it.")));
-	return progress.applied;
-}
-
-PG_FUNCTION_INFO_V1(es_run_projections);
-
-/*
- * es.run_projections(max_count): catch every async projection the caller
- * owns up with the log, at most max_count events each; returns the number
- * of events applied.
- */
-Datum
-es_run_projections(PG_FUNCTION_ARGS)
-{
-	static const Oid argtypes[] = {OIDOID};
-	int32		max_count;
-	Oid			caller = GetUserId();
-	EsUserSwitch save;
-	volatile int64 applied = 0;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = PG_GETARG_INT32(0);
-	if (max_count <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_count must be positive")));
-
-	es_become_owner(&save);
-	PG_TRY();
-	{
-		Datum		values[1];
-		uint64		n;
-		uint64		i;
-		AsyncProjection *list;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		values[0] = ObjectIdGetDatum(caller);
-		n = es_run_plan(es_keep_plan(&plan_async_lock,
-									 "SELECT r.name, r.handler, r.event_types, r.tables,"
-									 " r.position, r.error_sqlstate IS NOT NULL"
-									 " FROM es.projections_registry r"
-									 " WHERE r.async AND pg_catalog.pg_has_role($1,"
-									 " r.owner::pg_catalog.oid, 'USAGE')"
-									 " ORDER BY r.name FOR UPDATE SKIP LOCKED",
-									 1, argtypes),
-						values, NULL, false, 0, SPI_OK_SELECT);
-		list = palloc0(sizeof(AsyncProjection) * Max(n, 1));
-		for (i = 0; i < n; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		types_isnull;
-			Datum		types = SPI_getbinval(tup, desc, 3, &types_isnull);
-
-			fill_projection(&list[i].p, SPI_getbinval(tup, desc, 1, &isnull),
-							SPI_getbinval(tup, desc, 2, &isnull),
-							types, types_isnull,
-							SPI_getbinval(tup, desc, 4, &isnull));
-			list[i].types = types_isnull ? (Datum) 0 :
-				PointerGetDatum(DatumGetArrayTypePCopy(types));
-			list[i].position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-			list[i].had_error = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		}
-		for (i = 0; i < n; i++)
-			applied += catch_up(&list[i], max_count);
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "SPI_finish failed");
-	}
-	PG_FINALLY();
-	{
-		es_restore_user(&save);
-	}
-	PG_END_TRY();
-	PG_RETURN_INT64(applied);
 }

@@ -1,9 +1,9 @@
 /*
  * upcast.c
  *	  Upcasting: stored events of an old schema version read as the latest
- *	  version of their type.  The registry (es.upcasters), its per-backend
- *	  compiled cache, and the SQL functions es.register_upcaster,
- *	  es.unregister_upcaster and es.upcast.
+ *	  version of their type.  The registry (es.upcasters_registry), its per-backend
+ *	  compiled cache, and the SQL functions es.create_upcaster,
+ *	  es.drop_upcaster and es.upcast.
  *
  * A step turns version n of an event type into n + 1, by rules (see
  * upcast_rules.c) or by a function (data jsonb) RETURNS jsonb, which runs
@@ -16,7 +16,7 @@
  * Each backend compiles the whole registry once into a hash table keyed by
  * event type, in its own memory context under CacheMemoryContext.  It is
  * rebuilt on first use after an invalidation: registration sends a relcache
- * invalidation of es.upcasters (DML alone sends none), and a syscache
+ * invalidation of es.upcasters_registry (DML alone sends none), and a syscache
  * callback on pg_proc catches a replaced, renamed or dropped upcaster
  * function.  Reading the registry uses the latest snapshot, as catalog
  * look-ups do, so a cache built inside an old REPEATABLE READ snapshot
@@ -50,6 +50,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "upcast.h"
 #include "upcast_rules.h"
 
@@ -120,6 +121,7 @@ static Oid	upcasters_relid = InvalidOid;
 static SPIPlanPtr plan_load = NULL;
 static SPIPlanPtr plan_steps = NULL;
 static SPIPlanPtr plan_insert = NULL;
+static SPIPlanPtr plan_owners = NULL;
 static SPIPlanPtr plan_delete_one = NULL;
 static SPIPlanPtr plan_delete_all = NULL;
 
@@ -137,7 +139,7 @@ invalidate_cache(void)
 		cache->valid = false;
 }
 
-/* Relcache callback: es.upcasters changed (or every relation did). */
+/* Relcache callback: es.upcasters_registry changed (or every relation did). */
 static void
 upcast_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
@@ -178,12 +180,12 @@ es_upcast_init(void)
 	CacheRegisterSyscacheCallback(PROCOID, upcast_proc_callback, (Datum) 0);
 }
 
-/* OID of es.upcasters, looked up once. */
+/* OID of es.upcasters_registry, looked up once. */
 static Oid
 upcasters_oid(void)
 {
 	if (!OidIsValid(upcasters_relid))
-		upcasters_relid = es_relid("upcasters", false);
+		upcasters_relid = es_relid("upcasters_registry", false);
 	return upcasters_relid;
 }
 
@@ -294,7 +296,7 @@ build_cache(void)
 					 "SELECT u.event_type, u.from_version, u.rules, u.fn,"
 					 " pg_catalog.to_regprocedure(u.fn OPERATOR(pg_catalog.||) '(pg_catalog.jsonb)')"
 					 "::pg_catalog.oid"
-					 " FROM es.upcasters u"
+					 " FROM es.upcasters_registry u"
 					 " ORDER BY u.event_type COLLATE pg_catalog.\"C\", u.from_version",
 					 0, NULL);
 		snap = RegisterSnapshot(GetLatestSnapshot());
@@ -513,7 +515,7 @@ call_function(UpcastCache *c, UpcastStep *s, Datum data, const UpcastErrorInfo *
 				 errmsg("upcaster function %s(jsonb) does not exist", s->fn_name),
 				 errdetail("It is the step of event type \"%s\" from version %d.",
 						   pnstrdup(info->type, info->typelen), info->version),
-				 errhint("Unregister the step and register it again with an existing function.")));
+				 errhint("Drop the step and create it again with an existing function.")));
 
 	es_become_caller(&saved_userid, &saved_sec_context);
 	if (s->exec_checked_for != GetUserId())
@@ -724,51 +726,6 @@ es_upcast_generation(void)
  * ---------------------------------------------------------------------
  */
 
-/* Check an event_type argument; returns it detoasted. */
-static text *
-check_type_arg(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *t;
-	Size		len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event_type must not be null")));
-	t = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(t);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type must not be empty")));
-	if (len > ES_MAX_EVENT_TYPE_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type is too long"),
-				 errdetail("The event_type has %zu bytes; at most %d are allowed.",
-						   len, ES_MAX_EVENT_TYPE_BYTES)));
-	return t;
-}
-
-/* Check a schema version argument: not null, at least 1. */
-static int32
-check_version_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	int32		v;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	v = PG_GETARG_INT32(argno);
-	if (v < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be at least 1", name),
-				 errdetail("The %s given is %d.", name, v)));
-	return v;
-}
-
 /*
  * Check an upcaster function as the caller: a plain function taking one
  * jsonb and returning jsonb, that the caller may execute.  Returns its
@@ -845,7 +802,7 @@ existing_steps(text *event_type, int32 v, int64 *count, int32 *first,
 							 "SELECT pg_catalog.count(*), pg_catalog.min(u.from_version),"
 							 " pg_catalog.max(u.from_version),"
 							 " pg_catalog.bool_or(u.from_version OPERATOR(pg_catalog.=) $2)"
-							 " FROM es.upcasters u"
+							 " FROM es.upcasters_registry u"
 							 " WHERE u.event_type OPERATOR(pg_catalog.=) $1",
 							 2, argtypes),
 				values, NULL, false, 1, SPI_OK_SELECT);
@@ -856,21 +813,61 @@ existing_steps(text *event_type, int32 v, int64 *count, int32 *first,
 		&& !isnull;
 }
 
-PG_FUNCTION_INFO_V1(es_register_upcaster);
+/*
+ * Refuse a caller that may not drop the steps of event_type from version
+ * from (0: every step): each step's owner, a member of it or a superuser.
+ * A step inserted without an owner (by hand) belongs to the extension's
+ * owner.  Inside SPI as the owner, the registry locked.
+ */
+static void
+check_step_owners(text *event_type, int32 from, Oid caller)
+{
+	static const Oid argtypes[] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	uint64		n;
+	uint64		i;
+	char	   *type_name = text_to_cstring(event_type);
+
+	values[0] = PointerGetDatum(event_type);
+	values[1] = Int32GetDatum(from);
+	n = es_run_plan(es_keep_plan(&plan_owners,
+								 "SELECT u.from_version, u.owner::pg_catalog.oid"
+								 " FROM es.upcasters_registry u"
+								 " WHERE u.event_type OPERATOR(pg_catalog.=) $1"
+								 " AND ($2 OPERATOR(pg_catalog.=) 0"
+								 " OR u.from_version OPERATOR(pg_catalog.=) $2)"
+								 " ORDER BY u.from_version",
+								 2, argtypes),
+					values, NULL, false, 0, SPI_OK_SELECT);
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int32		v = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		Datum		owner = SPI_getbinval(tup, desc, 2, &isnull);
+
+		es_check_owner(isnull ? es_owner() : DatumGetObjectId(owner), caller,
+					   "upcaster", psprintf("%s from version %d", type_name, v), "drop");
+	}
+}
+
+PG_FUNCTION_INFO_V1(es_create_upcaster);
 
 /*
- * es.register_upcaster(event_type, from_version, rules, fn): a step from
+ * es.create_upcaster(event_type, from_version, rules, fn): a step from
  * from_version to from_version + 1, by rules or by a function.
  */
 Datum
-es_register_upcaster(PG_FUNCTION_ARGS)
+es_create_upcaster(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
-	int32		from = check_version_arg(fcinfo, 1, "from_version");
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
+	int32		from = es_check_version_arg(fcinfo, 1, "from_version");
 	bool		has_rules = !PG_ARGISNULL(2);
 	bool		has_fn = !PG_ARGISNULL(3);
 	Jsonb	   *rules = has_rules ? PG_GETARG_JSONB_P(2) : NULL;
 	char	   *fn_name = NULL;
+	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
 	if (from == PG_INT32_MAX)
@@ -891,9 +888,9 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 	es_become_owner(&save);
 	PG_TRY();
 	{
-		static const Oid argtypes[] = {TEXTOID, INT4OID, JSONBOID, TEXTOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		static const Oid argtypes[] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, OIDOID};
+		Datum		values[5];
+		char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 		int64		count;
 		int32		first;
 		int32		last;
@@ -910,7 +907,7 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("event type \"%s\" already has an upcaster from version %d",
 							type_name, from),
-					 errhint("Unregister it first to replace it; both can be done in one transaction.")));
+					 errhint("Drop it first with es.drop_upcaster() to replace it; both can be done in one transaction.")));
 		if (count > 0 && from != last + 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -924,10 +921,12 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 		nulls[2] = has_rules ? ' ' : 'n';
 		values[3] = has_fn ? CStringGetTextDatum(fn_name) : (Datum) 0;
 		nulls[3] = has_fn ? ' ' : 'n';
+		values[4] = ObjectIdGetDatum(caller);
 		es_run_plan(es_keep_plan(&plan_insert,
-								 "INSERT INTO es.upcasters (event_type, from_version, rules, fn)"
-								 " VALUES ($1, $2, $3, $4)",
-								 4, argtypes),
+								 "INSERT INTO es.upcasters_registry"
+								 " (event_type, from_version, rules, fn, owner, created_at)"
+								 " VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole, pg_catalog.now())",
+								 5, argtypes),
 					values, nulls, false, 0, SPI_OK_INSERT);
 		SPI_finish();
 	}
@@ -940,18 +939,19 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(es_unregister_upcaster);
+PG_FUNCTION_INFO_V1(es_drop_upcaster);
 
 /*
- * es.unregister_upcaster(event_type, from_version): remove the last step of
+ * es.drop_upcaster(event_type, from_version): remove the last step of
  * a type's chain, or (from_version NULL) the whole chain.
  */
 Datum
-es_unregister_upcaster(PG_FUNCTION_ARGS)
+es_drop_upcaster(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
 	bool		all = PG_ARGISNULL(1);
-	int32		from = all ? 0 : check_version_arg(fcinfo, 1, "from_version");
+	int32		from = all ? 0 : es_check_version_arg(fcinfo, 1, "from_version");
+	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
 	es_become_owner(&save);
@@ -984,22 +984,23 @@ es_unregister_upcaster(PG_FUNCTION_ARGS)
 		if (!all && from != last)
 			ereport(ERROR,
 					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot unregister the upcaster of event type \"%s\" from version %d",
+					 errmsg("cannot drop the upcaster of event type \"%s\" from version %d",
 							type_name, from),
 					 errdetail("The step from version %d follows it; a chain has no gaps.", from + 1),
-					 errhint("Unregister the later steps first, or pass from_version => NULL to unregister the whole chain.")));
+					 errhint("Drop the later steps first, or pass from_version => NULL to drop the whole chain.")));
 
 		values[0] = PointerGetDatum(event_type);
 		values[1] = Int32GetDatum(from);
+		check_step_owners(event_type, from, caller);
 		if (all)
 			es_run_plan(es_keep_plan(&plan_delete_all,
-									 "DELETE FROM es.upcasters u"
+									 "DELETE FROM es.upcasters_registry u"
 									 " WHERE u.event_type OPERATOR(pg_catalog.=) $1",
 									 1, all_types),
 						values, NULL, false, 0, SPI_OK_DELETE);
 		else
 			es_run_plan(es_keep_plan(&plan_delete_one,
-									 "DELETE FROM es.upcasters u"
+									 "DELETE FROM es.upcasters_registry u"
 									 " WHERE u.event_type OPERATOR(pg_catalog.=) $1"
 									 " AND u.from_version OPERATOR(pg_catalog.=) $2",
 									 2, one_types),
@@ -1024,8 +1025,8 @@ PG_FUNCTION_INFO_V1(es_upcast);
 Datum
 es_upcast(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
-	int32		version = check_version_arg(fcinfo, 1, "schema_version");
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
+	int32		version = es_check_version_arg(fcinfo, 1, "schema_version");
 	Datum		data;
 	Jsonb	   *jb;
 	TupleDesc	tupdesc;
@@ -1034,16 +1035,8 @@ es_upcast(PG_FUNCTION_ARGS)
 	UpcastCache *c;
 	UpcastType *t;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("data must not be null")));
-	jb = PG_GETARG_JSONB_P(2);
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("data must be a JSON object"),
-				 errdetail("The data is a JSON %s.", JB_ROOT_IS_SCALAR(jb) ? "scalar" : "array")));
+	es_check_not_null(fcinfo, 2, "data", NULL);
+	jb = es_check_document(PG_GETARG_DATUM(2), "data", NULL);
 	data = JsonbPGetDatum(jb);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "es.upcast must return a composite type");
@@ -1070,7 +1063,7 @@ es_upcast(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(es_upcasters_changed);
 
 /*
- * Statement trigger on es.upcasters: any change to the registry (by the
+ * Statement trigger on es.upcasters_registry: any change to the registry (by the
  * functions above, by the owner's own DML, by a restore's COPY) reaches
  * every backend's cache.
  */

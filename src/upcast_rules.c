@@ -42,8 +42,8 @@
 #include "utils/memutils.h"
 
 #include "event_sourcing.h"
+#include "check.h"
 #include "keyindex.h"
-#include "rules.h"
 #include "upcast_rules.h"
 
 typedef enum RuleOp

@@ -7,15 +7,12 @@
 set -eu
 source "$(dirname "$0")/../lib.sh"
 
-src=$(mktemp -d /tmp/es_logsrc.XXXXXX)
-dst=$(mktemp -d /tmp/es_logdst.XXXXXX)
-trap 'es_cluster_stop "$src"; es_cluster_stop "$dst"; rm -rf "$src" "$dst"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$src" "$dst"
+es_scratch src logsrc
+es_scratch dst logdst
 
 es_cluster_start "$src"
-es_psql -d postgres -c "CREATE DATABASE store"
+es_store store
 es_psql -d store <<'SQL'
-CREATE EXTENSION event_sourcing;
 SELECT es.create_subscription('half');
 SELECT es.create_subscription('orders', categories => '{order}');
 SELECT es.append('order-' || i % 3, NULL, es.event('Placed', jsonb_build_object('i', i)))
@@ -30,13 +27,13 @@ tail_src=$(es_psql -d store -At -c "$query")
 subs_src=$(es_psql -d store -At -c "SELECT string_agg(name || '=' || position, ',' ORDER BY name) FROM es.subscriptions")
 half_src=$(es_psql -d store -At -c "SELECT string_agg(event_id::text, ',' ORDER BY global_position) FROM es.events WHERE global_position > 4")
 max_src=$(es_psql -d store -At -c "SELECT max(global_position) FROM es.events")
-as_pg "$PG_BINDIR/pg_dump" -h "$PGHOST" -p "$PGPORT" -U postgres -Fc -f "$src/store.dump" store
+es_pg pg_dump -Fc -f "$src/store.dump" store
 es_cluster_stop "$src"
 
 # another cluster, whose transaction ids start low again
 es_cluster_start "$dst"
 es_psql -d postgres -c "CREATE DATABASE store"
-as_pg "$PG_BINDIR/pg_restore" -h "$PGHOST" -p "$PGPORT" -U postgres --exit-on-error -d store "$src/store.dump"
+es_pg pg_restore --exit-on-error -d store "$src/store.dump"
 
 tail_dst=$(es_psql -d store -At -c "$query")
 subs_dst=$(es_psql -d store -At -c "SELECT string_agg(name || '=' || position, ',' ORDER BY name) FROM es.subscriptions")

@@ -23,6 +23,29 @@ SELECT pg_temp.try($$UPDATE es.streams SET version = 100$$);
 SELECT pg_temp.try($$DELETE FROM es.streams$$);
 SELECT pg_temp.try($$SELECT count(*) FROM es.events$$);
 SELECT pg_temp.try($$SELECT nextval('es.events_global_position_seq')$$);
+-- Every registry has one shape: a private table es.<x>_registry and a
+-- public view es.<x>, readable by every role.
+SELECT r AS registry,
+       has_table_privilege('es_app', 'es.' || r || '_registry', 'SELECT') AS table_readable,
+       has_table_privilege('es_app', 'es.' || r, 'SELECT') AS view_readable,
+       (SELECT relkind FROM pg_class WHERE oid = ('es.' || r)::regclass) AS view_kind
+FROM unnest(ARRAY['reducers', 'upcasters', 'projections', 'subscriptions']) AS r;
+SELECT pg_temp.try($$SELECT count(*) FROM es.reducers_registry$$);
+SELECT pg_temp.try($$SELECT count(*) FROM es.reducers$$);
+SELECT pg_temp.try($$SELECT count(*) FROM es.upcasters$$);
+SELECT pg_temp.try($$SELECT count(*) FROM es.projections$$);
+SELECT pg_temp.try($$SELECT count(*) FROM es.subscriptions$$);
+-- the lag columns read es.events as the extension's owner (es.log_lag)
+SELECT es.create_subscription('es_app_sub', categories => ARRAY['cart']);
+SELECT name, position, events_behind, oldest_unconsumed_age IS NOT NULL AS waiting
+FROM es.subscriptions;
+SELECT es.drop_subscription('es_app_sub');
+SELECT pg_temp.try($$SELECT * FROM es.log_lag(0, NULL, NULL)$$);
+-- No table or sequence of the extension is granted to anyone.
+SELECT c.relname, a.grantee::regrole, a.privilege_type
+FROM pg_class c, aclexplode(c.relacl) a
+WHERE c.relnamespace = 'es'::regnamespace AND c.relkind IN ('r', 'S')
+  AND a.grantee <> c.relowner;
 -- conflicts are reported to the caller as usual
 SELECT pg_temp.try($$SELECT es.append('cart-1', 1, es.event('ItemAdded', '{}'))$$);
 RESET ROLE;

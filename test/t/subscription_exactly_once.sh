@@ -9,13 +9,10 @@
 set -eu
 source "$(dirname "$0")/../lib.sh"
 
-dir=$(mktemp -d /tmp/es_log.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+es_scratch dir log
 es_cluster_start "$dir" "max_connections = 40"
-es_psql -d postgres -c "CREATE DATABASE logtest"
+es_store logtest
 es_psql -d logtest <<'SQL'
-CREATE EXTENSION event_sourcing;
 SELECT es.create_subscription('all');
 SELECT es.create_subscription('ticks', '{Tick}', '{acct}');
 CREATE TABLE received (consumer text, event_id uuid, global_position bigint, event_type text);
@@ -81,29 +78,17 @@ BEGIN
 END $$;
 SQL
 
-cat >"$dir/writer.sql" <<'SQL'
-\set s random(1, 40)
-\set r random(1, 5)
-BEGIN;
-SELECT es.append('acct-' || :s, NULL, es.event('Tick', jsonb_build_object('s', :s)));
-SELECT pg_sleep(random() * 0.004);
-SELECT es.append('misc-' || :s, NULL, es.event('Tock', jsonb_build_object('s', :s)));
-\if :r = 1
-ROLLBACK;
-\else
-COMMIT;
-\endif
-SQL
-[ "$(id -u)" = 0 ] && chown postgres: "$dir/writer.sql"
-
 es_psql -d logtest -c "CALL consume('all', 'poller-1')" & c1=$!
 es_psql -d logtest -c "CALL consume('all', 'poller-2')" & c2=$!
 es_psql -d logtest -c "CALL consume('ticks', 'ticks')" & c3=$!
 es_psql -d logtest -c "CALL follow()" & c4=$!
 es_psql -d logtest -c "CALL follow_naively()" & c5=$!
-as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" "$PG_BINDIR/pgbench" -n -U postgres \
-    -c 8 -j 8 -t 150 -f "$dir/writer.sql" logtest
-es_psql -d logtest -c "INSERT INTO stop VALUES (now())"
+es_writers logtest <<'SQL'
+\set s random(1, 40)
+SELECT es.append('acct-' || :s, NULL, es.event('Tick', jsonb_build_object('s', :s)));
+SELECT pg_sleep(random() * 0.004);
+SELECT es.append('misc-' || :s, NULL, es.event('Tock', jsonb_build_object('s', :s)));
+SQL
 wait $c1 $c2 $c3 $c4 $c5
 
 result=$(es_psql -d logtest -At <<'SQL'

@@ -45,11 +45,11 @@ SELECT count(*) FROM es.read_all(event_types => '{Nothing}');
 
 -- Event types match the upcast type: Placed becomes OrderPlaced, and a
 -- filter on the stored name no longer matches it.
-SELECT es.register_upcaster('Placed', 1, '[{"op": "rename_type", "to": "OrderPlaced"}]');
+SELECT es.create_upcaster('Placed', 1, '[{"op": "rename_type", "to": "OrderPlaced"}]');
 SELECT global_position, event_type, schema_version FROM es.read_all(event_types => '{OrderPlaced}');
 SELECT count(*) FROM es.read_all(event_types => '{Placed}');
 SELECT global_position, event_type FROM es.read_all(0, 2, '{OrderPlaced,Shipped}');
-SELECT es.unregister_upcaster('Placed');
+SELECT es.drop_upcaster('Placed');
 SELECT count(*) FROM es.read_all(event_types => '{Placed}');
 
 -- A transaction that appends locks its first position until it ends (an

@@ -56,9 +56,9 @@ SELECT name, position, events_behind FROM es.subscriptions ORDER BY name;
 
 -- Event types match the upcast type.
 SELECT es.create_subscription('renamed', '{OrderPlaced}');
-SELECT es.register_upcaster('Placed', 1, '[{"op": "rename_type", "to": "OrderPlaced"}]');
+SELECT es.create_upcaster('Placed', 1, '[{"op": "rename_type", "to": "OrderPlaced"}]');
 SELECT global_position, event_type FROM es.poll('renamed');
-SELECT es.unregister_upcaster('Placed');
+SELECT es.drop_upcaster('Placed');
 
 -- Drop.
 SELECT es.drop_subscription('renamed');

@@ -6,13 +6,11 @@
 set -eu
 source "$(dirname "$0")/../lib.sh"
 
-dir=$(mktemp -d /tmp/es_projdump.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+es_scratch dir projdump
 es_cluster_start "$dir"
-es_psql -d postgres -c "CREATE DATABASE src" -c "CREATE DATABASE dst"
+es_store src
+es_psql -d postgres -c "CREATE DATABASE dst"
 es_psql -d src <<'SQL'
-CREATE EXTENSION event_sourcing;
 CREATE TABLE balances (account text PRIMARY KEY, balance numeric NOT NULL, events int NOT NULL);
 CREATE FUNCTION apply_event(e es.events) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
@@ -31,8 +29,7 @@ SELECT es.append('acct-' || (i % 5), NULL, es.event('Deposited', jsonb_build_obj
 FROM generate_series(1, 100) i;
 \o
 SQL
-as_pg "$PG_BINDIR/pg_dump" -h "$PGHOST" -p "$PGPORT" -U postgres -Fc -f "$dir/src.dump" src
-as_pg "$PG_BINDIR/pg_restore" -h "$PGHOST" -p "$PGPORT" -U postgres --exit-on-error -d dst "$dir/src.dump"
+es_copy_db src dst
 
 snapshot=$(cat <<'SQL'
 SELECT md5(string_agg(e::text, ',' ORDER BY global_position)) FROM es.events e
@@ -42,10 +39,7 @@ UNION ALL
 SELECT string_agg(concat_ws(' ', name, handler, event_types, mode, tables, owner), ',') FROM es.projections
 SQL
 )
-src=$(es_psql -d src -At -c "$snapshot")
-dst=$(es_psql -d dst -At -c "$snapshot")
-echo "source:"; echo "$src"; echo "restored:"; echo "$dst"
-[ "$src" = "$dst" ]
+es_same_rows src dst "$snapshot"
 
 # the read model agrees with the events (nothing applied twice)
 check=$(cat <<'SQL'
