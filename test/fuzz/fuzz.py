@@ -201,8 +201,11 @@ class Worlds:
 # Running a case
 # ---------------------------------------------------------------------------
 
+STATES = {}
+
+
 def run_script(server, db, role, body, default_timeout_ms, slack, appname):
-    """Run one case's SQL; returns (failures, output)."""
+    """Run one case's SQL; returns (failures, output).  Counts SQLSTATEs."""
     user = server.superuser if role == "superuser" else "fuzz"
     script = ("\\set VERBOSITY verbose\n\\timing on\n"
               f"SET statement_timeout = '{default_timeout_ms}ms';\n" + body + "\n")
@@ -210,6 +213,9 @@ def run_script(server, db, role, body, default_timeout_ms, slack, appname):
     statements = max(1, body.count(";\n") + 1)
     hard = min(600, 30 + statements * (bound / 1000 + slack + 2))
     output, seconds, timed_out = server.run(script, db, user, timeout=hard, appname=appname)
+    STATES["ok"] = STATES.get("ok", 0) + len(PSQL_TIME.findall(output)) - len(PSQL_ERROR.findall(output))
+    for m in PSQL_ERROR.finditer(output):
+        STATES[m.group(2)] = STATES.get(m.group(2), 0) + 1
     return check_case(server, output, seconds, timed_out, bound, slack), output
 
 
@@ -291,19 +297,20 @@ def rand_object(r, depth=3):
     return v if isinstance(v, dict) else {"v": v}
 
 
-JSONPATHS = ["$.data", "$.data.a", "$.data.a.b", "$.data.amount", "$.metadata", "$.metadata.x",
-             "$.stream_id", "$.stream_version", "$.event_type", "$.event_id", "$.occurred_at",
-             "$.recorded_at", "$.global_position", "$.schema_version", "$.data.items[*]",
-             "$.data.** ? (@ > 1)", "$.data.a.size()", "$.data.a.type()", "$.data[0]",
-             "lax $.data.a", "strict $.data.a", "$.data.\"é\"", "$", "$.", "$$", "", "$.nope",
-             "$.data.a ? (@ like_regex \"^(a+)+$\")", "$.data.a.datetime()", "$.data.a.double()",
-             "$.data.a.keyvalue()", "$.data.a[last]", "$.data.a[1 to 1000000000]"]
+PATHS = ["$.data", "$.data.a", "$.data.a.b", "$.data.amount", "$.data.v", "$.metadata", "$.metadata.x",
+         "$.stream_id", "$.stream_version", "$.event_type", "$.event_id", "$.occurred_at",
+         "$.recorded_at", "$.global_position", "$.schema_version", "$.data.items[*]",
+         "$.data.** ? (@ > 1)", "$.data.a.size()", "$.data.a.type()", "$.data[0]",
+         "lax $.data.a", "strict $.data.a", "$.data.\"é\"", "$.data.a[last]"]
+ODD_PATHS = ["$", "$.", "$$", "", "$.nope", "$.data.a ? (@ like_regex \"^(a+)+$\")",
+             "$.data.a.datetime()", "$.data.a.double()", "$.data.a.keyvalue()",
+             "$.data.a[1 to 1000000000]", "$.data.a ? (@ == $x)", 5]
 
 
-def rand_path(r):
+def rand_path(r, p=0.05):
     roll = r.random()
     if roll < 0.8:
-        return r.choice(JSONPATHS)
+        return odd(r, PATHS, ODD_PATHS, p)
     if roll < 0.95:
         return "$.data" + "".join("." + r.choice("abc") for _ in range(r.randint(1, 50)))
     return "$.data" + ".a" * r.choice([1000, 10000, 100000])
@@ -312,46 +319,57 @@ def rand_path(r):
 OPS = ["set", "add", "subtract", "min", "max", "count", "append", "remove", "merge"]
 
 
-def rand_condition(r):
-    c = {"path": rand_path(r)}
+def rand_condition(r, p):
+    """A condition; p: how likely each part is odd (often invalid)."""
+    c = {"path": rand_path(r, p)}
     kind = r.random()
     if kind < 0.4:
         c["equals"] = rand_json(r, 2)
     elif kind < 0.6:
-        c["equals_stream_id"] = r.choice([True, True, False, 1])
-    elif kind < 0.9:
-        c["exists"] = r.choice([True, False, "yes"])
-    if r.random() < 0.05:
+        c["equals_stream_id"] = odd(r, [True], [False, 1], p)
+    elif kind < 1 - p:
+        c["exists"] = odd(r, [True, False], ["yes"], p)
+    if r.random() < p:
         c[rand_string(r)] = 1
     return c
 
 
-def rand_rule(r):
-    """A reducer rule, usually valid."""
+def rand_rule(r, p=0.005):
+    """A reducer rule; p: how likely each part is odd (often invalid)."""
     op = r.choice(OPS)
-    rule = {op: r.choice(["total", "n", "state", "list", "a", "", None, 5] if r.random() < 0.2
-                         else ["total", "n", "list", "m", "v"])}
+    numeric = op in ("add", "subtract", "min", "max")
+    rule = {op: odd(r, ["total", "n", "list", "m", "v", "a"], ["", None, 5], p)}
+    if op == "merge" and r.random() < 0.3:
+        rule[op] = None
     if op not in ("count", "remove"):
         if r.random() < 0.6:
-            rule["from"] = rand_path(r)
+            rule["from"] = rand_path(r, p)
+            if r.random() < 0.3:
+                rule["default"] = odd(r, [0, 1] if numeric else ([{}] if op == "merge" else [0, "x", [], {}]),
+                                      [None, {}, "x"], p)
+            elif r.random() < 0.2:
+                rule["if_missing"] = odd(r, ["skip"], ["fail", 1], p)
+        elif op == "merge":
+            rule["from"] = "$.data"
         else:
-            rule["value"] = rand_json(r, 2) if r.random() < 0.3 else r.choice([1, 2.5, -3, "7"])
-        if r.random() < 0.3:
-            rule["default"] = r.choice([0, 1, {}, [], "x", None])
-        elif r.random() < 0.2:
-            rule["if_missing"] = r.choice(["skip", "skip", "fail"])
+            rule["value"] = (odd(r, [1, 2.5, -3, 10 ** 30], ["7", {}], p) if numeric
+                             else rand_json(r, 2))
     if r.random() < 0.3:
-        rule["when"] = rand_condition(r) if r.random() < 0.5 else [rand_condition(r) for _ in range(r.randint(0, 3))]
-    if r.random() < 0.03:
+        rule["when"] = (rand_condition(r, p) if r.random() < 0.5
+                        else [rand_condition(r, p) for _ in range(r.randint(1, 3))])
+    if r.random() < p:
         rule[r.choice(OPS)] = "x"
     return rule
 
 
 def rand_reducer_rules(r, types):
+    """Rules of a reducer: valid, but one rule in ten cases is likely not."""
     rules = {t: [rand_rule(r) for _ in range(r.randint(0, 5))] for t in r.sample(types, r.randint(1, len(types)))}
     if r.random() < 0.5:
         rules["*"] = [rand_rule(r) for _ in range(r.randint(1, 4))]
-    if r.random() < 0.05:
+    if r.random() < 0.1:
+        rules.setdefault("E", []).append(rand_rule(r, 0.3))
+    if r.random() < 0.02:
         return r.choice([[], {}, "rules", {"E": "not an array"}, {"": []}, {"E*": []}])
     return rules
 
@@ -366,44 +384,50 @@ def rand_field(r):
 UPCAST_OPS = ["rename", "move", "add", "set", "remove", "rename_type"]
 
 
-def rand_upcast_rule(r, types):
+def rand_upcast_rule(r, types, p=0.01):
+    """An upcaster rule; p: how likely each part is odd (often invalid)."""
     op = r.choice(UPCAST_OPS)
     rule = {"op": op}
     if op != "rename_type":
         rule["field"] = rand_field(r)
     if op == "rename":
-        rule["to"] = r.choice(["a", "b", "renamed", "", "x" * 100]) if r.random() < 0.9 else ["a"]
+        rule["to"] = odd(r, ["a", "b", "renamed", "x" * 100], ["", ["a"], 5], p)
     elif op == "move":
         rule["to"] = rand_field(r)
     elif op in ("add", "set"):
         rule["value"] = rand_json(r, 2)
     elif op == "rename_type":
-        rule["to"] = r.choice(types + ["", "x" * 300, 5])
-    if op in ("rename", "move") and r.random() < 0.5:
-        rule["optional"] = r.choice([True, False, "yes"])
-    if r.random() < 0.03:
+        rule["to"] = odd(r, types, ["", "x" * 300, 5], p)
+    if op in ("rename", "move") and r.random() < 0.7:
+        rule["optional"] = odd(r, [True, True, False], ["yes"], p)
+    if r.random() < p:
         rule["extra"] = 1
-    if r.random() < 0.02:
+    if r.random() < p:
         return r.choice([1, "rename", [], {"op": "explode"}, {"field": "a"}])
     return rule
 
 
+def odd(r, usual, unusual, p=0.05):
+    """Usually a value from usual, with probability p one from unusual."""
+    return r.choice(unusual) if r.random() < p else r.choice(usual)
+
+
 def rand_event(r, types, version=True):
-    args = [q(r.choice(types)), jq(rand_object(r))]
+    args = [q(r.choice(types)), odd(r, [jq(rand_object(r))], [jq(rand_json(r)), "NULL"])]
     if r.random() < 0.2:
-        args.append("metadata => " + jq(rand_json(r, 2)))
+        args.append("metadata => " + odd(r, [jq(rand_object(r, 2))], [jq(rand_json(r, 2))]))
     if r.random() < 0.1:
-        args.append("occurred_at => " + r.choice(["now()", "'infinity'", "'-infinity'",
-                                                  "'2000-01-01'", "now() - interval '1 day'"]))
+        args.append("occurred_at => " + odd(r, ["now()", "'2000-01-01'", "now() - interval '1 day'"],
+                                            ["'infinity'", "'-infinity'"], 0.2))
     if version and r.random() < 0.6:
-        args.append(f"schema_version => {r.choice([1, 1, 2, 3, 0, -1, 2147483647, 'NULL'])}")
+        args.append("schema_version => " + odd(r, ["1", "2", "3", "NULL"], ["0", "-1", "2147483647"]))
     return "es.event(" + ", ".join(args) + ")"
 
 
 def append(r, stream, types, n=None):
     n = n if n is not None else r.randint(1, 4)
     events = ", ".join(rand_event(r, types) for _ in range(n))
-    expected = r.choice(["NULL", "NULL", "NULL", "0", "1", "-1", "9223372036854775807"])
+    expected = odd(r, ["NULL"], ["0", "1", "-1", "9223372036854775807"], 0.1)
     return f"SELECT es.append({q(stream)}, {expected}, {events});"
 
 
@@ -503,8 +527,8 @@ def gen_rules_reducer(r, c):
     types = r.sample(SHARED_TYPES, 3) + [f"T{c}"]
     name = f"red{c}"
     rules = rand_reducer_rules(r, types)
-    initial = r.choice([{}, {"total": 0}, {"list": []}, rand_object(r), [], "s", None])
-    snap = r.choice(["NULL", "NULL", "1", "2", "0", "-1"])
+    initial = odd(r, [{}, {"total": 0}, {"list": []}, rand_object(r)], [[], "s", None])
+    snap = odd(r, ["NULL", "NULL", "1", "2"], ["0", "-1"])
     stream = f"acct-{c}"
     out = [f"SELECT es.create_reducer({q(name)}, {jq(initial)}, rules => {jq(rules)}, snapshot_every => {snap});"]
     for _ in range(r.randint(1, 3)):
@@ -528,6 +552,8 @@ def gen_upcasters(r, c):
         for v in range(1, r.randint(2, 4)):
             version = v if r.random() < 0.9 else r.choice(INT4)
             rules = [rand_upcast_rule(r, types) for _ in range(r.randint(0, 5))]
+            if r.random() < 0.1:
+                rules.append(rand_upcast_rule(r, types, 0.3))
             if r.random() < 0.05:
                 rules = r.choice([{}, "x", None, [None]])
             out.append(f"SELECT es.create_upcaster({q(t)}, {version if version is not None else 'NULL'}, {jq(rules)});")
@@ -553,7 +579,7 @@ def gen_hand_rows(r, c):
            f"$$ SELECT s || jsonb_build_object('t', e.event_type, 'v', e.stream_version, 'd', e.data) $$;",
            f"SELECT es.create_reducer('hf{c}', apply => 'fz.hr_apply{c}(jsonb, es.events)');"]
     for _ in range(r.randint(2, 6)):
-        out.append(f"SELECT es.fold_agg({hand_row(r, types)}, {q(r.choice([f'hr{c}', f'hf{c}', None, 'nope']))});")
+        out.append(f"SELECT es.fold_agg({hand_row(r, types)}, {q(odd(r, [f'hr{c}', f'hf{c}'], [None, 'nope']))});")
     rows = ", ".join(f"({hand_row(r, types)})" for _ in range(r.randint(1, 4)))
     out.append(f"SELECT es.fold_agg(e, {q(r.choice([f'hr{c}', f'hf{c}']))}) FROM (VALUES {rows}) t(e);")
     out.append(f"SELECT * FROM es.upcast({q(r.choice(types + ['', None]))}, {arg_int4(r)}, "
@@ -843,6 +869,8 @@ def main():
     ap.add_argument("--slack", type=float, default=float(os.environ.get("ES_FUZZ_SLACK", 1.0)),
                     help="seconds a statement may outlive its statement_timeout")
     ap.add_argument("--world-size", type=int, default=50, help="cases per fresh database")
+    ap.add_argument("--keep", help="write every case and its output into this directory")
+    ap.add_argument("--verbose", action="store_true", help="print how the statements ended (SQLSTATEs)")
     ap.add_argument("--out", default=os.environ.get("ES_FUZZ_OUT", "fuzz-findings"))
     args = ap.parse_args()
 
@@ -906,6 +934,10 @@ def main():
             failures, output = run_script(server, worlds.current, role, sql, args.timeout_ms,
                                           args.slack, f"fuzz-case-{n}")
             cases += 1
+            if args.keep:
+                os.makedirs(args.keep, exist_ok=True)
+                with open(os.path.join(args.keep, f"case{n}-{kind}.out"), "w") as f:
+                    f.write(sql + "\n----\n" + output)
             if failures:
                 report.add(f"seed{seed}-case{n}-{kind}", role, sql, output, failures,
                            f"test/fuzz/fuzz.py --seed {seed} --cases {world_start}-{n}")
@@ -913,6 +945,9 @@ def main():
     elapsed = time.monotonic() - t0
     print(f"fuzz: corpus {corpus_run} entries; {cases} random cases in {elapsed:.0f} s (seed {seed}; "
           + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) + f"); {len(report.findings)} failing")
+    if args.verbose:
+        print("outcomes of statements: " + ", ".join(
+            f"{k} {v}" for k, v in sorted(STATES.items(), key=lambda kv: -kv[1])))
     return 1 if report.findings else 0
 
 
