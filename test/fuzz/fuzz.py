@@ -106,17 +106,28 @@ class Server:
         raise Stuck(f"the backends of {appname} ignore cancel and terminate")
 
     def wait_ready(self, seconds=60):
-        """Wait until the server accepts connections (after a crash restart)."""
+        """Wait until the server accepts connections (after a crash restart:
+        the postmaster may notice the crash a moment after the client)."""
         deadline = time.monotonic() + seconds
+        ok = 0
         while time.monotonic() < deadline:
             try:
                 self.admin("SELECT 1")
-                return True
+                ok += 1
+                if ok == 2:
+                    return True
+                time.sleep(0.2)
             except Exception:
+                ok = 0
                 time.sleep(0.5)
         return False
 
     def start_time(self):
+        for _ in range(3):
+            try:
+                return self.admin("SELECT pg_postmaster_start_time()")
+            except Exception:
+                self.wait_ready()
         return self.admin("SELECT pg_postmaster_start_time()")
 
     def new_log(self):
@@ -471,6 +482,12 @@ HOSTILE = [
     "EXECUTE 'CLOSE ALL';",
     "BEGIN EXECUTE 'CLOSE ALL'; EXCEPTION WHEN others THEN NULL; END;",
     "DECLARE_CLOSE_BY_NAME",
+    "FOR rec IN SELECT name FROM pg_cursors WHERE statement NOT LIKE '%pg_cursors%' LOOP "
+    "EXECUTE format('MOVE FORWARD ALL IN %I', rec.name); END LOOP;",
+    "FOR rec IN SELECT name FROM pg_cursors WHERE statement NOT LIKE '%pg_cursors%' LOOP "
+    "BEGIN EXECUTE format('FETCH 2 FROM %I', rec.name); EXCEPTION WHEN others THEN NULL; END; END LOOP;",
+    "FOR rec IN SELECT name FROM pg_cursors WHERE statement NOT LIKE '%pg_cursors%' LOOP "
+    "EXECUTE format('MOVE BACKWARD ALL IN %I', rec.name); END LOOP;",
     "RAISE EXCEPTION 'hostile %', 1 USING ERRCODE = 'P0001';",
     "RAISE EXCEPTION 'internal-looking' USING ERRCODE = 'XX001';",
     "PERFORM 1/0;",
@@ -519,10 +536,16 @@ HOSTILE = [
 CORE_XX000 = {"DROP FUNCTION IF EXISTS SELF": r"cache lookup failed for function \d+"}
 
 
-def hostile_body(r, returns, self_sig, reducer, projection, allowed):
+CURSOR_HOSTILE = [h for h in HOSTILE if "CLOSE" in h or "cursors" in h]
+
+
+def hostile_body(r, returns, self_sig, reducer, projection, allowed, level):
+    """A PL/pgSQL body with level (0-3) hostile statements, a third of them
+    about cursors.  Conditions count calls in the sequence fz.tick, so a
+    case does the same each time it runs."""
     parts = []
-    for _ in range(r.randint(1, 3)):
-        h = r.choice(HOSTILE)
+    for _ in range(level):
+        h = r.choice(CURSOR_HOSTILE if r.random() < 0.33 else HOSTILE)
         for snippet, pattern in CORE_XX000.items():
             if snippet in h:
                 allowed.add(pattern)
@@ -531,13 +554,13 @@ def hostile_body(r, returns, self_sig, reducer, projection, allowed):
                  "EXECUTE format('CLOSE %I', rec.name); END LOOP;")
         h = h.replace("SELF", self_sig).replace("REDUCER", reducer).replace("PROJECTION", projection)
         if r.random() < 0.5:
-            h = f"IF random() < {r.choice([0.1, 0.5, 0.9])} THEN {h} END IF;"
+            h = f"IF nextval('fz.tick') % {r.choice([2, 3, 10])} = 0 THEN {h} END IF;"
         parts.append(h)
-    ret = {"jsonb_state": r.choice(["RETURN s;", "RETURN s || '{\"n\": 1}';", "RETURN NULL;",
-                                    "RETURN '[]';", "RETURN '1';", "RETURN 'null';",
-                                    "RETURN (SELECT jsonb_object_agg(i, i) FROM generate_series(1, 1000) i);"]),
-           "jsonb_data": r.choice(["RETURN d;", "RETURN d || '{\"up\": true}';", "RETURN NULL;",
-                                   "RETURN '[1]';", "RETURN '\"s\"';", "RETURN '{}';"]),
+    ret = {"jsonb_state": odd(r, ["RETURN s;", "RETURN s || '{\"n\": 1}';"],
+                              ["RETURN NULL;", "RETURN '[]';", "RETURN '1';", "RETURN 'null';",
+                               "RETURN (SELECT jsonb_object_agg(i, i) FROM generate_series(1, 1000) i);"], 0.3),
+           "jsonb_data": odd(r, ["RETURN d;", "RETURN d || '{\"up\": true}';"],
+                             ["RETURN NULL;", "RETURN '[1]';", "RETURN '\"s\"';", "RETURN '{}';"], 0.3),
            "void": "RETURN;"}[returns]
     return ("DECLARE rec record; BEGIN " + " ".join(parts) + " " + ret + " END")
 
@@ -611,47 +634,60 @@ def gen_hand_rows(r, c):
 
 
 def gen_hostile(r, c):
-    """User code that closes cursors, fails, sets things, loops, re-enters."""
+    """User code that closes cursors, fails, sets things, loops, re-enters,
+    run on every path: one callback is the focus, the others mostly tame."""
     red, proj = f"hred{c}", f"hproj{c}"
     allowed = set()
-    out = ["CREATE TABLE IF NOT EXISTS fz.side (x int);"]
+    focus = r.choice(["upcaster", "reducer", "handler"])
+
+    def level(kind):
+        return r.randint(1, 3) if kind == focus else r.choice([0, 0, 1])
+
+    out = ["CREATE TABLE IF NOT EXISTS fz.side (x int);", "CREATE SEQUENCE IF NOT EXISTS fz.tick;"]
     fn_up = f"fz.hup{c}(jsonb)"
     fn_red = f"fz.hred{c}(jsonb, es.events)"
     fn_h = f"fz.hh{c}(es.events)"
     out.append(f"CREATE FUNCTION fz.hup{c}(d jsonb) RETURNS jsonb LANGUAGE plpgsql AS $f$ "
-               f"{hostile_body(r, 'jsonb_data', fn_up, red, proj, allowed)} $f$;")
+               f"{hostile_body(r, 'jsonb_data', fn_up, red, proj, allowed, level('upcaster'))} $f$;")
     out.append(f"CREATE FUNCTION fz.hred{c}(s jsonb, e es.events) RETURNS jsonb LANGUAGE plpgsql AS $f$ "
-               f"{hostile_body(r, 'jsonb_state', fn_red, red, proj, allowed)} $f$;")
+               f"{hostile_body(r, 'jsonb_state', fn_red, red, proj, allowed, level('reducer'))} $f$;")
     out.append(f"CREATE FUNCTION fz.hh{c}(e es.events) RETURNS void LANGUAGE plpgsql AS $f$ "
-               f"{hostile_body(r, 'void', fn_h, red, proj, allowed)} $f$;")
-    t = r.choice(SHARED_TYPES + [f"X{c}"])
-    out.append(f"SELECT es.create_upcaster({q(t)}, {r.choice([1, 1, 2])}, fn => {q(fn_up)});")
+               f"{hostile_body(r, 'void', fn_h, red, proj, allowed, level('handler'))} $f$;")
+    t = odd(r, [f"X{c}"], SHARED_TYPES, 0.3)
+    version = odd(r, [1], [2])
+    out.append(f"SELECT es.create_upcaster({q(t)}, {version}, fn => {q(fn_up)});")
     out.append(f"SELECT es.create_reducer({q(red)}, apply => {q(fn_red)}, snapshot_every => {r.choice(['NULL', '1', '3'])});")
     out.append(f"SELECT es.create_subscription('hsub{c}');")
     stream = f"acct-{c}"
+    old = f"es.event({q(t)}, '{{\"a\": 1}}', schema_version => {version})"
+    out.append(f"SELECT es.append({q(stream)}, NULL, {', '.join([old] * r.randint(2, 5))}, es.event('E', '{{}}'));")
+    out.append(f"SELECT es.create_projection({q(proj)}, {q(fn_h)}, async => {r.choice(['false', 'true'])});")
     ops = [
-        lambda: append(r, stream, [t, "E"]),
-        lambda: append(r, "acct-1", [t, "E"]),
-        lambda: f"SELECT es.create_projection({q(proj)}, {q(fn_h)}, async => {r.choice(['false', 'true'])});",
-        lambda: f"SELECT es.rebuild_projection({q(proj)});",
-        lambda: f"SELECT es.run_projections({r.choice([1, 10, 10000, 0, -1])});",
-        lambda: f"SELECT count(*) FROM es.read_stream({q(stream)});",
-        lambda: f"SELECT count(*) FROM es.read_stream({q(stream)}, backwards => true);",
-        lambda: f"SELECT count(*) FROM es.read_all(0, {r.choice([1, 5, 1000])});",
-        lambda: f"SELECT count(*) FROM es.poll('hsub{c}', {r.choice([1, 5, 100])});",
-        lambda: f"SELECT es.fold({q(stream)}, {q(red)});",
-        lambda: f"SELECT es.fold_agg(e, {q(red)} ORDER BY stream_version) FROM es.read_stream({q(stream)}) e;",
-        lambda: f"SELECT es.snapshot({q(stream)}, {q(red)});",
-        lambda: f"SELECT * FROM es.upcast({q(t)}, 1, '{{}}');",
-        lambda: "BEGIN;",
-        lambda: "COMMIT;",
-        lambda: "ROLLBACK;",
-        lambda: f"SELECT es.drop_projection({q(proj)});",
+        (2, lambda: f"SELECT es.append({q(stream)}, NULL, {old}, {old});"),
+        (1, lambda: append(r, "acct-1", [t, "E"])),
+        (1, lambda: f"SELECT es.create_projection('{proj}b', {q(fn_h)}, async => {r.choice(['false', 'true'])});"),
+        (2, lambda: f"SELECT es.rebuild_projection({q(proj)});"),
+        (2, lambda: f"SELECT es.run_projections({odd(r, [1, 10, 10000], [0, -1])});"),
+        (2, lambda: f"SELECT count(*) FROM es.read_stream({q(stream)});"),
+        (1, lambda: f"SELECT count(*) FROM es.read_stream({q(stream)}, backwards => true);"),
+        (2, lambda: f"SELECT count(*) FROM es.read_all(0, {r.choice([1, 5, 1000])});"),
+        (2, lambda: f"SELECT count(*) FROM es.poll('hsub{c}', {r.choice([1, 5, 100])});"),
+        (2, lambda: f"SELECT es.fold({q(stream)}, {q(red)});"),
+        (1, lambda: f"SELECT es.fold_agg(e, {q(red)} ORDER BY stream_version) FROM es.read_stream({q(stream)}) e;"),
+        (1, lambda: f"SELECT es.snapshot({q(stream)}, {q(red)});"),
+        (1, lambda: f"SELECT * FROM es.upcast({q(t)}, {version}, '{{}}');"),
+        (1, lambda: "BEGIN;"),
+        (1, lambda: "COMMIT;"),
+        (1, lambda: "ROLLBACK;"),
+        (1, lambda: "SAVEPOINT sp;"),
+        (1, lambda: "ROLLBACK TO SAVEPOINT sp;"),
+        (1, lambda: f"SELECT es.drop_projection({q(proj)});"),
     ]
     for _ in range(r.randint(4, 10)):
-        out.append(r.choice(ops)())
+        out.append(r.choices([o for _, o in ops], weights=[w for w, _ in ops])[0]())
     out.append("ROLLBACK;")
-    out.append(f"SELECT es.drop_upcaster({q(t)});")
+    if r.random() < 0.7:
+        out.append(f"SELECT es.drop_upcaster({q(t)});")
     return "fuzz", "\n".join(out), allowed
 
 
@@ -905,7 +941,8 @@ def main():
     report = Report(args.out)
     worlds = Worlds(server, "fuzz", args.timeout_ms)
     seed = args.seed or str(random.SystemRandom().randrange(10 ** 9))
-    print(f"fuzz: seed {seed}; known failures skipped: {', '.join(sorted(known)) or 'none'}")
+    print("fuzz: " + ("" if args.no_random else f"seed {seed}; ")
+          + f"known failures skipped: {', '.join(sorted(known)) or 'none'}")
 
     if args.replay:
         db = worlds.fresh()
