@@ -1,9 +1,11 @@
--- User code that closes cursors between rows (an upcaster function, a
--- projection handler, a reducer) cannot free the cursor the extension reads
--- through: its CLOSE fails (24000) and the read goes on, or fails cleanly
--- when the user code lets the error through.  Every path that reads
--- through a cursor: read_stream, read_all, poll, a projection's back-fill,
--- rebuild and async run; and the fold paths for good measure.
+-- User code that runs between rows (an upcaster function, a projection
+-- handler, a reducer) cannot free the cursor the extension reads through:
+-- CLOSE ALL or a CLOSE by name fails (24000) and the read goes on, or fails
+-- cleanly when the user code lets the error through.  A FETCH or MOVE it
+-- runs on that cursor is an error (24000) too, never a read that silently
+-- skips events.  Every path that reads through a cursor: read_stream,
+-- read_all, poll, a projection's back-fill, rebuild and async run; and the
+-- fold paths for good measure.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
 \set ECHO none
@@ -51,8 +53,19 @@ BEGIN
         EXECUTE format('CLOSE %I', r.name);
     END LOOP;
 END $$;
+-- Moves the extension's cursor, or fetches from it.
+CREATE FUNCTION move_it(how text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT name FROM pg_catalog.pg_cursors
+             WHERE statement LIKE '%FROM es.events%'
+               AND statement NOT LIKE '%pg_cursors%' LOOP
+        EXECUTE format(how, r.name);
+    END LOOP;
+END $$;
 -- How the user code behaves: 'tame' (catches the refusals), 'all' or
--- 'name' (lets them through).
+-- 'name' (lets them through), 'move' or 'fetch' (moves the cursor).
 CREATE TABLE mode (m text NOT NULL);
 INSERT INTO mode VALUES ('tame');
 CREATE FUNCTION hostile() RETURNS void LANGUAGE plpgsql AS $$
@@ -61,6 +74,8 @@ BEGIN
         WHEN 'tame' THEN PERFORM app.close_everything();
         WHEN 'all' THEN PERFORM app.close_all_uncaught();
         WHEN 'name' THEN PERFORM app.close_by_name_uncaught();
+        WHEN 'move' THEN PERFORM app.move_it('MOVE FORWARD ALL IN %I');
+        WHEN 'fetch' THEN PERFORM app.move_it('FETCH 1 FROM %I');
     END CASE;
 END $$;
 -- The SQLSTATE and message of a failing statement, or 'ok' (the portal's
@@ -163,3 +178,36 @@ UPDATE mode SET m = 'tame';
 SELECT es.run_projections();
 SELECT error_sqlstate, events_behind FROM es.projections WHERE name = 'a';
 SELECT count(*), count(*) FILTER (WHERE up) AS upcast FROM async_seen;
+
+-- A FETCH or MOVE that user code runs on the extension's cursor is an
+-- error (24000) at the extension's next fetch, never a read that skips
+-- events: 1,100 events are more than one batch.
+CREATE TABLE long_seen (global_position bigint PRIMARY KEY);
+CREATE FUNCTION long_handler(e es.events) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM app.hostile();
+    INSERT INTO app.long_seen VALUES (e.global_position);
+END $$;
+SELECT es.append('long-1', NULL, VARIADIC (SELECT array_agg(es.event('Old', jsonb_build_object('i', i), schema_version => 1))
+                                           FROM generate_series(1, 1100) i));
+CREATE FUNCTION moving_handler(e es.events) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM app.hostile();
+END $$;
+SELECT es.drop_projection('p');
+SELECT es.create_projection('long', 'long_handler(es.events)', tables => ARRAY['long_seen']::regclass[]);
+-- polls only what no upcaster touches: the 'Old' events are read and
+-- passed over, their upcaster runs
+SELECT es.create_subscription('new', event_types => ARRAY['New']);
+UPDATE mode SET m = 'move';
+SELECT pg_temp.outcome($$SELECT count(*) FROM es.read_stream('long-1')$$);
+SELECT pg_temp.outcome($$SELECT count(*) FROM es.read_all(0, 5000)$$);
+SELECT pg_temp.outcome($$SELECT count(*) FROM es.poll('new', 5)$$);
+SELECT pg_temp.outcome($$SELECT es.rebuild_projection('long')$$);
+UPDATE mode SET m = 'fetch';
+SELECT pg_temp.outcome($$SELECT count(*) FROM es.read_stream('long-1', backwards => true)$$);
+SELECT pg_temp.outcome($$SELECT es.create_projection('long2', 'moving_handler(es.events)')$$);
+UPDATE mode SET m = 'tame';
+SELECT count(*) FROM es.read_stream('long-1');
+SELECT es.rebuild_projection('long');
+SELECT count(*) FROM es.poll('new', 5);
