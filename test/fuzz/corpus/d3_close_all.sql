@@ -28,3 +28,19 @@ SELECT es.create_projection('d3_async', 'fz.d3_h(es.events)', async => true);
 SELECT es.rebuild_projection('d3_inline');
 SELECT es.append('d3-9', NULL, es.event('D3', '{}', schema_version => 1));
 SELECT es.run_projections();
+-- FETCH and MOVE by name on the extension's cursor, past one batch
+CREATE FUNCTION fz.d3_move(d jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE r record;
+BEGIN
+    FOR r IN SELECT name FROM pg_cursors WHERE statement NOT LIKE '%pg_cursors%' LOOP
+        EXECUTE format('MOVE FORWARD 10 IN %I', r.name);
+        EXECUTE format('FETCH 1 FROM %I', r.name);
+    END LOOP;
+    RETURN d;
+END $$;
+SELECT es.create_upcaster('D3m', 1, fn => 'fz.d3_move(jsonb)');
+SELECT es.append('d3-long', NULL, VARIADIC (SELECT array_agg(es.event('D3m', '{}', schema_version => 1)) FROM generate_series(1, 1500)));
+SELECT count(*) FROM es.read_stream('d3-long');
+SELECT count(*) FROM es.read_all(0, 10000);
+SELECT count(*) FROM es.poll('d3', 10000);
+SELECT es.rebuild_projection('d3_inline');
