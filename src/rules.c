@@ -802,7 +802,10 @@ clear_slot(Slot *s)
 	if (s->num)
 		pfree(s->num);
 	for (i = 0; i < s->nelems; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		pfree(s->elems[i]);
+	}
 	if (s->elems)
 		pfree(s->elems);
 	s->jb = NULL;
@@ -1246,7 +1249,10 @@ conditions_hold(EsRuleState *ws, const Rule *r)
 	{
 		const Cond *c = &r->conds[i];
 		JsonbValue	v;
-		bool		found = eval_path(ws, &c->path, &v);
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		found = eval_path(ws, &c->path, &v);
 
 		switch (c->kind)
 		{

@@ -442,6 +442,24 @@ struct EsDoc
 	EditObject *root;
 };
 
+/*
+ * The most pairs an edited object may have: its pairs, and the JsonbPairs
+ * object_tree makes of them, are each allocated at once.  An object of
+ * jsonb's size limit can have more keys than that (tens of millions).
+ */
+#define MAX_PAIRS ((int) (MaxAllocSize / Max(sizeof(EditPair), sizeof(JsonbPair))))
+
+/* Refuse an object with more pairs than MAX_PAIRS (54000). */
+static void
+check_pairs(Size n)
+{
+	if (n > (Size) MAX_PAIRS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an object of the event data has too many fields for upcaster rules"),
+				 errdetail("It has %zu fields; rules edit objects of at most %d.", n, MAX_PAIRS)));
+}
+
 /* An empty object with room for cap pairs. */
 static EditObject *
 new_object(int cap)
@@ -460,11 +478,13 @@ new_object(int cap)
 static EditObject *
 expand_object(JsonbContainer *jc)
 {
-	EditObject *o = new_object(JsonContainerSize(jc) + 4);
+	EditObject *o;
 	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
+	check_pairs(JsonContainerSize(jc));
+	o = new_object(Min((int) JsonContainerSize(jc) + 4, MAX_PAIRS));
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -513,7 +533,8 @@ add_pair(EditObject *o, const char *key, int len, const EditValue *value)
 {
 	if (o->npairs == o->cap)
 	{
-		o->cap *= 2;
+		check_pairs((Size) o->cap + 1);
+		o->cap = Min(o->cap * 2, MAX_PAIRS);
 		o->pairs = repalloc(o->pairs, sizeof(EditPair) * o->cap);
 	}
 	o->pairs[o->npairs].key = key;
