@@ -146,6 +146,19 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION es.append(text, bigint, es.new_event[]) IS
     'Appends events to a stream atomically and returns its new version; expected_version NULL = any, 0 = new stream, n = exactly n, else SQLSTATE 40001 (constraint es_expected_version)';
 
+-- Evaluated by es.append (as the extension's owner) after it has locked
+-- the stream's row, in the WHERE of its upsert with no expected version:
+-- a retry sent while the first attempt was in progress sees that attempt's
+-- events once it has waited for the lock.
+CREATE FUNCTION es.append_id_stored(event_id uuid)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'es_append_id_stored'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION es.append_id_stored(uuid) IS
+    'Internal: whether an event with this id is stored, under a snapshot taken now (READ COMMITTED) or the transaction''s';
+REVOKE ALL ON FUNCTION es.append_id_stored(uuid) FROM PUBLIC;
+
 ------------------------------------------------------------------------
 -- Reading
 ------------------------------------------------------------------------
@@ -174,10 +187,20 @@ COMMENT ON FUNCTION es.read_stream(text, bigint, bigint, boolean) IS
 -- Upcasting
 ------------------------------------------------------------------------
 
+-- The settings a registration captures: what user code runs with.
+CREATE FUNCTION es.capture_settings()
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'es_capture_settings_sql'
+LANGUAGE C STABLE PARALLEL SAFE;
+
+COMMENT ON FUNCTION es.capture_settings() IS
+    'The settings a registration captures now, as name=value items: search_path (pg_temp last), TimeZone, DateStyle, IntervalStyle, extra_float_digits';
+
 -- The registry: one row per step, version from_version of event_type to
 -- from_version + 1, by rules or by a function.  The function is recorded by
 -- its qualified name (its signature is always (jsonb)), not by OID: OIDs do
 -- not survive pg_dump, and pg_upgrade refuses reg* columns in user tables.
+-- A function step runs as owner, with settings.
 CREATE TABLE es.upcasters_registry (
     event_type    text        NOT NULL,
     from_version  integer     NOT NULL
@@ -185,6 +208,7 @@ CREATE TABLE es.upcasters_registry (
     rules         jsonb,
     fn            text,
     owner         regrole,
+    settings      text[]      NOT NULL DEFAULT es.capture_settings(),
     created_at    timestamptz NOT NULL DEFAULT now(),
     CONSTRAINT upcasters_registry_pkey PRIMARY KEY (event_type, from_version),
     CONSTRAINT upcasters_registry_rules_or_fn CHECK ((rules IS NULL) <> (fn IS NULL))
@@ -196,7 +220,9 @@ COMMENT ON TABLE es.upcasters_registry IS
 COMMENT ON COLUMN es.upcasters_registry.fn IS
     'Qualified name of a function (data jsonb) RETURNS jsonb, resolved when the registry is loaded';
 COMMENT ON COLUMN es.upcasters_registry.owner IS
-    'The role that created the step; it (or a member, or a superuser) may drop it.  NULL for a step written by hand: it belongs to the extension''s owner';
+    'The role that created the step: a function step runs as it; it (or a member, or a superuser) may drop it.  NULL for a step written by hand: it belongs to the extension''s owner';
+COMMENT ON COLUMN es.upcasters_registry.settings IS
+    'The settings captured when the step was created (es.capture_settings()): a function step runs with them';
 
 SELECT pg_catalog.pg_extension_config_dump('es.upcasters_registry', '');
 
@@ -220,12 +246,14 @@ SELECT u.event_type,
        CASE WHEN u.fn IS NULL THEN 'rules' ELSE 'function' END AS kind,
        u.rules,
        u.fn OPERATOR(pg_catalog.||) '(jsonb)' AS fn,
-       u.owner,
+       COALESCE(u.owner, (SELECT c.relowner::pg_catalog.regrole FROM pg_catalog.pg_class c
+                          WHERE c.oid OPERATOR(pg_catalog.=) 'es.events'::pg_catalog.regclass)) AS owner,
+       u.settings,
        u.created_at
 FROM es.upcasters_registry u;
 
 COMMENT ON VIEW es.upcasters IS
-    'Upcaster steps: event type, the versions a step goes from and to, its kind (rules or function), its rules or function, owner';
+    'Upcaster steps: event type, the versions a step goes from and to, its kind (rules or function), its rules or function, the role a function runs as and the settings it runs with';
 GRANT SELECT ON es.upcasters TO PUBLIC;
 
 CREATE FUNCTION es.create_upcaster(
@@ -493,6 +521,7 @@ CREATE TABLE es.projections_registry (
     async       boolean     NOT NULL DEFAULT false,
     tables      regclass[]  NOT NULL DEFAULT '{}',
     owner       regrole     NOT NULL,
+    settings    text[]      NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now(),
     position    bigint      NOT NULL DEFAULT 0 CHECK (position >= 0),
     applied_at  timestamptz,
@@ -515,7 +544,9 @@ COMMENT ON COLUMN es.projections_registry.event_types IS
 COMMENT ON COLUMN es.projections_registry.tables IS
     'Read-model tables that es.rebuild_projection empties before replaying';
 COMMENT ON COLUMN es.projections_registry.owner IS
-    'The role that created the projection; it (or a superuser) may drop or rebuild it';
+    'The role that created the projection (its registrant): the handler runs as this role; it, its members and superusers may drop or rebuild it';
+COMMENT ON COLUMN es.projections_registry.settings IS
+    'The settings the handler runs with, captured from the creator''s session ("name=value": search_path with pg_temp last, TimeZone, DateStyle, IntervalStyle, extra_float_digits)';
 COMMENT ON COLUMN es.projections_registry.position IS
     'Async projections: every event at or below this global position has been applied (committed with the handler''s writes)';
 COMMENT ON COLUMN es.projections_registry.applied_at IS
@@ -540,6 +571,7 @@ SELECT r.name,
        CASE WHEN r.async THEN 'async' ELSE 'inline' END AS mode,
        r.tables,
        r.owner,
+       r.settings,
        r.created_at,
        CASE WHEN r.async THEN r.position END AS position,
        l.events_behind,
@@ -555,7 +587,7 @@ LEFT JOIN LATERAL (SELECT * FROM es.log_lag(r.position, r.event_types, NULL)
                    WHERE r.async) l ON true;
 
 COMMENT ON VIEW es.projections IS
-    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner; for async ones their position, lag (events_behind: committed events after the position that may match; oldest_unapplied_age: how long the first event after the position has been waiting) and the last run''s error (NULL: none)';
+    'Registered projections: name, handler, event types (NULL: all), mode, read-model tables, owner (the role the handler runs as) and the settings it runs with; for async ones their position, lag (events_behind: committed events after the position that may match; oldest_unapplied_age: how long the first event after the position has been waiting) and the last run''s error (NULL: none)';
 GRANT SELECT ON es.projections TO PUBLIC;
 
 CREATE FUNCTION es.create_projection(
@@ -569,9 +601,10 @@ AS 'MODULE_PATHNAME', 'es_create_projection'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) IS
-    'Registers a projection: handler(event es.events) is called for every appended event of the given types, and for the existing history now; an async one is caught up from the log by es.run_projections instead';
--- A handler runs as every role that appends: registering one is a
--- privilege to grant, not a default.
+    'Registers a projection: handler(event es.events) is called, as the creator and with the creator''s settings captured now, for every appended event of the given types, and for the existing history now; an async one is caught up from the log by es.run_projections instead. The tables must be owned by the creator';
+-- A handler runs as its registrant, implicitly, whenever any role appends
+-- an event it handles: registering one is a privilege to grant, not a
+-- default.
 REVOKE ALL ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) FROM PUBLIC;
 
 CREATE FUNCTION es.drop_projection(name text)
@@ -589,7 +622,7 @@ AS 'MODULE_PATHNAME', 'es_rebuild_projection'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.rebuild_projection(text) IS
-    'Empties a projection''s tables and replays the whole history through its handler, in global order; returns the number of events replayed';
+    'Empties a projection''s tables and replays the whole history through its handler, in global order, both as the projection''s owner; returns the number of events replayed';
 REVOKE ALL ON FUNCTION es.rebuild_projection(text) FROM PUBLIC;
 
 -- Evaluated by the trigger's WHEN clause for every inserted row: true only
@@ -619,14 +652,14 @@ CREATE TRIGGER events_projections
     EXECUTE FUNCTION es.projections_trigger();
 
 -- Async projections catch up from the log when this runs (from any
--- scheduler); it calls user handlers, so it leaves search_path alone.
+-- scheduler); each handler runs as its registrant, with its settings.
 CREATE FUNCTION es.run_projections(max_count integer DEFAULT 10000)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'es_run_projections'
 LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.run_projections(integer) IS
-    'Applies to each async projection the caller owns (in name order, skipping those another run holds) its next committed events, at most max_count each, gap-safe; the position moves with the handler''s writes in the caller''s transaction. A failing projection is rolled back to its last good event and its error recorded in es.projections; the others go on. Returns the number of events applied';
+    'Applies to each async projection the caller owns (in name order, skipping those another run holds) its next committed events, at most max_count each, gap-safe, each handler run as its projection''s owner; the position moves with the handler''s writes in the caller''s transaction. A failing projection is rolled back to its last good event and its error recorded in es.projections; the others go on. Returns the number of events applied';
 REVOKE ALL ON FUNCTION es.run_projections(integer) FROM PUBLIC;
 
 ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ WORKLOADS=(
     fold_rules_vs_plpgsql
     fold_snapshots
     upcast_read
+    upcast_read_fn
     projection_append
     projection_rebuild
     log_poll

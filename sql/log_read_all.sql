@@ -115,3 +115,10 @@ SELECT es.append('long-1', 0, VARIADIC (
     FROM generate_series(1, 5000) i));
 SELECT count(*), min(global_position), max(global_position) FROM es.read_all(0, NULL);
 SELECT count(*), sum((data->>'n')::int) FROM es.read_all(0, 4000, '{Tick}', '{long}');
+
+-- The log is read in a read-only transaction too (a read of it writes
+-- nothing); on a standby it is refused (test/t/log_standby.sh).
+BEGIN READ ONLY;
+SELECT count(*) FROM es.read_all(0, NULL);
+SELECT es.log_horizon() > 1 AS horizon_moved;
+COMMIT;

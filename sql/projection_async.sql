@@ -173,7 +173,7 @@ SELECT count(*) AS async_rows FROM async_totals;
 CREATE ROLE es_async_alice;
 CREATE ROLE es_async_bob;
 GRANT USAGE ON SCHEMA app TO es_async_alice, es_async_bob;
-GRANT ALL ON async_totals TO es_async_alice;
+ALTER TABLE async_totals OWNER TO es_async_alice;   -- a projection's tables are its owner's
 GRANT EXECUTE ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]),
                           es.run_projections(integer), es.drop_projection(text)
     TO es_async_alice, es_async_bob;

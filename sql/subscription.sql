@@ -107,3 +107,18 @@ SELECT es.drop_subscription('mine');
 RESET ROLE;
 DROP ROLE es_consumer;
 DROP ROLE es_stranger;
+
+-- A registry row as a restore or a manual edit may leave it (issue 13):
+-- a NULL in event_types or categories matches nothing, as in SQL; no
+-- crash, no internal error, in es.poll, es.wait or the view.
+SELECT es.create_subscription('edited', '{Joined}', '{user}');
+UPDATE es.subscriptions_registry
+SET event_types = ARRAY[NULL, 'Joined'], categories = ARRAY['user', NULL]
+WHERE name = 'edited';
+SELECT name, event_types, categories, events_behind FROM es.subscriptions WHERE name = 'edited';
+SELECT es.wait('edited', 0);
+SELECT stream_id, event_type FROM es.poll('edited', 3);
+UPDATE es.subscriptions_registry SET event_types = ARRAY[NULL]::text[], categories = NULL
+WHERE name = 'edited';
+SELECT count(*) FROM es.poll('edited');
+SELECT es.drop_subscription('edited');

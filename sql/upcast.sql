@@ -61,8 +61,9 @@ SELECT es.create_upcaster('Bumped', 1, '[]');
 SELECT * FROM es.upcast('Bumped', 1, '{"a": 1}');
 
 ------------------------------------------------------------------------
--- Function upcasters: any language, run as the caller, with the caller's
--- search_path (the function below calls an unqualified helper)
+-- Function upcasters: any language, run as the role that created the step,
+-- with the settings captured then (the function below calls an unqualified
+-- helper, found through the search_path captured at creation)
 ------------------------------------------------------------------------
 CREATE SCHEMA app;
 CREATE FUNCTION app.cents(amount numeric) RETURNS numeric
@@ -83,7 +84,9 @@ END $$;
 SELECT es.create_upcaster('Deposited', 1,
     '[{"op": "rename", "field": "amount", "to": "value"},
       {"op": "add", "field": "method", "value": "cash"}]');
+SET search_path = public, app;
 SELECT es.create_upcaster('Deposited', 2, fn => 'deposited_v2_to_v3(jsonb)');
+RESET search_path;
 SELECT es.create_upcaster('Deposited', 3,
     '[{"op": "rename_type", "to": "MoneyDeposited"},
       {"op": "move", "field": "method", "to": ["payment", "method"]}]');
@@ -95,7 +98,6 @@ FROM es.upcaster_chains WHERE event_type IN ('Deposited', 'MoneyDeposited')
 ORDER BY event_type;
 
 -- New events default to the type's latest version; an explicit one stays.
-SET search_path = public, app;
 SELECT es.append('acct-1', 0,
     es.event('Deposited', '{"amount": 10.25}', schema_version => 1),
     es.event('Deposited', '{"value": 3, "method": "card"}', schema_version => 2),
@@ -120,13 +122,12 @@ SELECT * FROM es.upcast('Deposited', 1, '{"amount": 10.25}');
 SELECT count(*) AS changed_rows FROM es.events e
 WHERE (e.event_type, e.schema_version) NOT IN (('Deposited', 1), ('Deposited', 2),
       ('Deposited', 3), ('MoneyDeposited', 5), ('Deposited', 4), ('Opened', 1));
-RESET search_path;
 
--- The function runs as the reading role.
+-- The function runs as the role that created the step, whoever reads (the
+-- reader needs no privilege on schema app, and its search_path is ignored).
 CREATE ROLE es_reader;
-GRANT USAGE ON SCHEMA app TO es_reader;
 SET ROLE es_reader;
-SET search_path = public, app;
+SET search_path = pg_catalog;
 SELECT data->>'upcast_by' AS upcast_by, current_user
 FROM es.read_stream('acct-1', 1, 1);
 RESET search_path;
@@ -187,7 +188,7 @@ SELECT es.create_upcaster('Arrayed', 1, fn => 'public.returns_array(jsonb)');
 SELECT * FROM es.upcast('Nulled', 1, '{}');
 SELECT * FROM es.upcast('Arrayed', 1, '{}');
 
--- A reader without EXECUTE on the function is refused.
+-- The reader needs no EXECUTE on the function: its creator runs it.
 REVOKE EXECUTE ON FUNCTION public.returns_array(jsonb) FROM PUBLIC;
 SET ROLE es_reader;
 SELECT pg_temp.try($$SELECT * FROM es.upcast('Arrayed', 1, '{}')$$);
@@ -337,7 +338,8 @@ SELECT * FROM es.upcast('Direct', 1, '{}');
 INSERT INTO es.upcasters_registry (event_type, from_version, rules)
     VALUES ('Direct', 1, '[{"op": "set", "field": "d", "value": true}]');
 SELECT * FROM es.upcast('Direct', 1, '{}');
--- such a step has no owner: it belongs to the extension's owner
+-- such a step has no owner: it belongs to (and a function step would run as)
+-- the extension's owner, which the view shows
 SELECT event_type, kind, owner FROM es.upcasters WHERE event_type = 'Direct';
 SET ROLE es_upcaster_a;
 SELECT pg_temp.try($$SELECT es.drop_upcaster('Direct')$$);

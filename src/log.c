@@ -46,6 +46,18 @@
  * only below its own first position until it commits (its own events and
  * those of others after that position cannot be known to be complete).
  *
+ * A hot standby has none of the primary's position locks (heavyweight locks
+ * are not replicated, except AccessExclusiveLock), and its copy of the
+ * sequence runs up to 32 values ahead of what was handed out: a horizon
+ * computed there would be the sequence's WAL-logged value, past positions
+ * that transactions in progress on the primary hold.  Nothing that reaches
+ * the standby tells it which positions those are (a transaction may take
+ * its position before it writes any WAL), so the log is not read there:
+ * every reader of the horizon refuses during recovery (es_log_refuse_standby).
+ * (A horizon that the primary computed and wrote to a table would reach the
+ * standby through the WAL and be sound there, but it needs a process on the
+ * primary to keep writing it; not built.)
+ *
  * Wake-ups: with event_sourcing.notify = on (see event_sourcing.c), the
  * first allocation of an appending transaction queues NOTIFY es_events
  * with that position as payload (opt-in, since NOTIFY serializes
@@ -56,6 +68,7 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -203,8 +216,25 @@ es_log_sequence_next(void)
 }
 
 /*
+ * Refuse to read the log on a standby (see the header comment): `function`
+ * names the SQL function the caller runs, NULL for any read of the log.
+ */
+void
+es_log_refuse_standby(const char *function)
+{
+	if (!RecoveryInProgress())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 function ? errmsg("cannot execute %s during recovery", function)
+			 : errmsg("cannot read the global log during recovery"),
+			 errdetail("A standby does not know which log positions the primary's transactions in progress hold, so it could return an event before an earlier one that commits later."),
+			 errhint("Read the log (es.read_all, es.poll, es.wait, es.log_horizon) on the primary. Stream reads and folds work on a standby.")));
+}
+
+/*
  * The horizon: every event below it is committed or will never exist.
- * Inside SPI, as the owner.
+ * Inside SPI, as the owner.  Refused on a standby.
  */
 static int64
 log_horizon(void)
@@ -214,6 +244,7 @@ log_horizon(void)
 	int64		horizon;
 	int			i;
 
+	es_log_refuse_standby(NULL);
 	barrier_tag(&barrier);
 	(void) LockAcquire(&barrier, ExclusiveLock, false, false);
 	horizon = es_log_sequence_next();
@@ -292,7 +323,7 @@ type_wanted(const EsLogFilter *f, Datum type)
 /*
  * Open a cursor over ES_EVENT_COLUMNS for the events with after < position
  * < bound, in position order, whose stored type is in types or may be
- * renamed by an upcaster (the caller checks the upcast type) and whose
+ * upcast to one of them (the caller checks the upcast type) and whose
  * category is in categories (NULL: no filter), under a snapshot taken now
  * -- after the caller computed bound, in every isolation level.  Inside
  * SPI, as the owner.
@@ -307,7 +338,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 
 	values[0] = Int64GetDatum(after);
 	values[1] = Int64GetDatum(bound);
-	values[2] = types;
+	values[2] = types == (Datum) 0 ? (Datum) 0 : es_upcast_stored_types(types);
 	nulls[2] = types == (Datum) 0 ? 'n' : ' ';
 	values[3] = categories;
 	nulls[3] = categories == (Datum) 0 ? 'n' : ' ';
@@ -319,8 +350,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
 										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
 										  " AND ($3 IS NULL"
-										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3)"
-										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u))"
+										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3))"
 										  " AND ($4 IS NULL"
 										  " OR pg_catalog.split_part(e.stream_id, '-', 1)"
 										  " OPERATOR(pg_catalog.=) ANY ($4))"
@@ -339,8 +369,9 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
  * limit was reached, else horizon - 1.  Inside SPI, as the owner.
  *
  * Event types match the upcast type.  SQL keeps the rows whose stored type
- * is wanted or has an upcaster (the only rows upcasting may rename), and C
- * checks the upcast type: the same result as upcasting every row.
+ * may read as a wanted one, and C checks what each row reads as before
+ * upcasting it (es_upcast_final_type), so that only the upcasters of wanted
+ * events run: the same result as upcasting every row.
  */
 int64
 es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
@@ -368,9 +399,15 @@ es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
 	while (!done && es_event_cursor_next(&cursor, row, rownulls))
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		text	   *final = es_upcast_final_type(row, rownulls);
+		bool		wanted = (final == NULL || type_wanted(f, PointerGetDatum(final)));
 
-		es_upcast_row(row, rownulls);
-		if (type_wanted(f, row[ES_COL_EVENT_TYPE]))
+		if (wanted)
+		{
+			es_upcast_row(row, rownulls);
+			wanted = type_wanted(f, row[ES_COL_EVENT_TYPE]);
+		}
+		if (wanted)
 		{
 			tuplestore_putvalues(store, desc, row, rownulls);
 			count++;
@@ -399,6 +436,7 @@ es_log_horizon(PG_FUNCTION_ARGS pg_attribute_unused())
 	EsUserSwitch save;
 	volatile int64 horizon = 0;
 
+	es_log_refuse_standby("es.log_horizon()");
 	es_become_owner(&save);
 	PG_TRY();
 	{
@@ -445,6 +483,7 @@ es_read_all(PG_FUNCTION_ARGS)
 							  "Pass NULL to read every event type.", &f.type_list, &f.ntypes);
 	f.categories = es_check_filter(fcinfo, 3, "categories", true,
 								   "Pass NULL to read every category.", NULL, NULL);
+	es_log_refuse_standby("es.read_all()");
 
 	InitMaterializedSRF(fcinfo, 0);
 

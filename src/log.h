@@ -36,6 +36,13 @@ extern bool es_log_notify;
 /* Register the transaction callback; called from _PG_init. */
 extern void es_log_init(void);
 
+/*
+ * Raise 25006 on a hot standby, which cannot tell where the log is
+ * complete: function names the SQL function refused (NULL: any read of the
+ * log).  Every read of the horizon calls it.
+ */
+extern void es_log_refuse_standby(const char *function);
+
 /* The next value the position sequence will hand out.  Inside SPI. */
 extern int64 es_log_sequence_next(void);
 

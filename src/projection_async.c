@@ -12,6 +12,12 @@
  * passes them to the handler and moves the position, all in the caller's
  * transaction: the position commits together with the handler's writes.
  *
+ * Whoever runs it (a role for its own projections, a superuser or a
+ * scheduler for everyone's), each handler runs as its projection's
+ * registrant with the settings captured at its creation, switched once
+ * per batch of events (EsHandlerBatch in projection.c): a superuser's run
+ * never lends its rights to another role's handler.
+ *
  * Each projection's batch runs in a subtransaction.  When the handler
  * fails, the batch is rolled back, replayed up to the event before the
  * failing one (so the projection stops exactly at it), and the error is
@@ -59,14 +65,28 @@ typedef struct AsyncProgress
 	pg_uuid_t	event_id;		/* ... with this id */
 } AsyncProgress;
 
+/* Note the event a handler is about to get (EsHandlerBatch.before_call). */
+static void
+note_event(void *arg, const Datum *values)
+{
+	AsyncProgress *progress = (AsyncProgress *) arg;
+
+	progress->have_event = true;
+	progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
+	memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
+		   sizeof(pg_uuid_t));
+}
+
 /*
  * Pass the events after `after` and below `bound` that the projection
  * wants, upcast, in position order, to its handler, at most max_count of
- * them.  Inside SPI as the owner, with bound computed before (the rows are
- * read with a snapshot taken now).  Fills *progress as it goes.
+ * them, in batches run as the projection's registrant.  Inside SPI as the
+ * owner, with bound computed before (the rows are read with a snapshot
+ * taken now).  Fills *progress as it goes: on an error, it names the event
+ * being upcast or handled.
  */
 static void
-apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
+apply_events(EsProjection *p, Datum types, int64 after, int64 bound,
 			 int64 max_count, AsyncProgress *progress)
 {
 	Relation	events = table_open(es_relid("events", false), AccessShareLock);
@@ -76,8 +96,11 @@ apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
 												  ALLOCSET_DEFAULT_SIZES);
 	Portal		portal;
 	EsEventCursor cursor;
+	EsHandlerBatch batch;
 	Datum		values[ES_EVENT_NATTS];
 	bool		rownulls[ES_EVENT_NATTS];
+	int64		collected = 0;
+	int64		last = 0;
 	bool		done = false;
 
 	if (desc->natts != ES_EVENT_NATTS)
@@ -86,34 +109,48 @@ apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
 	/* stored types that are wanted or may be upcast to one; C checks */
 	portal = es_log_open(after, bound, types, (Datum) 0);
 
+	es_batch_init(&batch, p, desc, (int) Min(max_count, ASYNC_BATCH), false);
+	batch.before_call = note_event;
+	batch.before_call_arg = progress;
 	es_event_cursor_open(&cursor, portal, ASYNC_BATCH);
 	while (!done && es_event_cursor_next(&cursor, values, rownulls))
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		bool		full = false;
+		text	   *final;
+		bool		wanted;
 
-		/* what an error in upcasting or in the handler is recorded at */
-		progress->have_event = true;
-		progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
-		memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
-			   sizeof(pg_uuid_t));
-		es_upcast_row(values, rownulls);
-		if (es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+		/* what an error in upcasting is recorded at */
+		note_event(progress, values);
+		/* upcast only what the projection may want (see upcast.h) */
+		final = es_upcast_final_type(values, rownulls);
+		wanted = final == NULL || es_projection_matches(p, final);
+		if (wanted)
 		{
-			es_call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, rownulls)),
-						 values, false);
-			progress->applied++;
-			if (progress->applied == max_count)
-			{
-				progress->through = progress->event_position;
+			es_upcast_row(values, rownulls);
+			wanted = es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE]));
+		}
+		if (wanted)
+		{
+			full = es_batch_add(&batch, values, rownulls);
+			last = progress->event_position;
+			if (++collected == max_count)
 				done = true;
-			}
 		}
 		progress->have_event = false;
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_cxt);
+		if (full)
+		{
+			es_batch_flush(&batch);
+			progress->have_event = false;
+		}
 	}
-	if (!done)
-		progress->through = bound - 1;
+	es_batch_flush(&batch);
+	progress->have_event = false;
+	es_batch_free(&batch);
+	progress->applied = collected;
+	progress->through = done ? last : bound - 1;
 	es_event_cursor_close(&cursor);
 	MemoryContextDelete(row_cxt);
 	table_close(events, NoLock);
@@ -126,7 +163,7 @@ apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
  * it is raised again after the rollback.
  */
 static bool
-apply_in_subxact(const EsProjection *p, Datum types, int64 after, int64 bound,
+apply_in_subxact(EsProjection *p, Datum types, int64 after, int64 bound,
 				 int64 max_count, AsyncProgress *progress, ErrorData **error)
 {
 	MemoryContext cxt = CurrentMemoryContext;
@@ -306,7 +343,8 @@ es_run_projections(PG_FUNCTION_ARGS)
 		values[0] = ObjectIdGetDatum(caller);
 		n = es_run_plan(es_keep_plan(&plan_async_lock,
 									 "SELECT r.name, r.handler, r.event_types, r.tables,"
-									 " r.position, r.error_sqlstate IS NOT NULL"
+									 " r.position, r.error_sqlstate IS NOT NULL,"
+									 " r.owner::pg_catalog.oid, r.settings"
 									 " FROM es.projections_registry r"
 									 " WHERE r.async AND pg_catalog.pg_has_role($1,"
 									 " r.owner::pg_catalog.oid, 'USAGE')"
@@ -320,12 +358,16 @@ es_run_projections(PG_FUNCTION_ARGS)
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
 			bool		types_isnull;
+			bool		settings_isnull;
 			Datum		types = SPI_getbinval(tup, desc, 3, &types_isnull);
+			Datum		settings = SPI_getbinval(tup, desc, 8, &settings_isnull);
 
 			es_fill_projection(&list[i].p, SPI_getbinval(tup, desc, 1, &isnull),
-							SPI_getbinval(tup, desc, 2, &isnull),
-							types, types_isnull,
-							SPI_getbinval(tup, desc, 4, &isnull));
+							   SPI_getbinval(tup, desc, 2, &isnull),
+							   types, types_isnull,
+							   SPI_getbinval(tup, desc, 4, &isnull),
+							   DatumGetObjectId(SPI_getbinval(tup, desc, 7, &isnull)),
+							   settings, settings_isnull);
 			list[i].types = types_isnull ? (Datum) 0 :
 				PointerGetDatum(DatumGetArrayTypePCopy(types));
 			list[i].position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));

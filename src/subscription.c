@@ -10,9 +10,18 @@
  * the caller's transaction: commit acknowledges the events, rollback
  * delivers them again.
  *
+ * Ownership checks cannot be raced: creation inserts with ON CONFLICT DO
+ * NOTHING (a second creator of a name waits for the first, then fails or,
+ * if the first rolled back, creates it), and drop and poll check the owner
+ * of the row they hold locked; a row another transaction is still
+ * inserting is not seen at all (specs/subscription_race.spec).
+ *
  * Wake-ups: es.wait() waits in the server for a subscription to have
  * events, looking at the log's horizon every few milliseconds, without
  * NOTIFY, so appenders pay nothing for it.
+ *
+ * On a hot standby es.poll and es.wait refuse, as every read of the log
+ * does (es_log_refuse_standby in log.c).
  */
 #include "postgres.h"
 
@@ -192,6 +201,7 @@ es_poll(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_count must not be negative")));
+	es_log_refuse_standby("es.poll()");
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -313,6 +323,7 @@ es_wait(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout_ms must not be negative")));
+	es_log_refuse_standby("es.wait()");
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 
 	for (;;)

@@ -10,7 +10,9 @@ Each case is a psql script; a case fails when
   - the server crashes or restarts (pg_postmaster_start_time changes, or the
     log says "terminated by signal" / PANIC / TRAP),
   - an internal error (SQLSTATE XX000) appears, in psql's output or the log,
-  - a statement outlives its statement_timeout by more than --slack seconds.
+  - a statement outlives its statement_timeout by more than --slack seconds
+    (when by less than 5 s more, only if it does so again in a fresh world:
+    a busy machine can delay a cancel by a second or two).
 
 Random cases are reproducible: case N of seed S is generated from
 random.Random(f"{S}:{N}") alone.  Cases run in "worlds" (a fresh database
@@ -157,9 +159,11 @@ def check_case(server, output, seconds, timed_out, bound_ms, slack, allowed=()):
     if PSQL_LOST.search(output):
         failures.append(("crash", "the connection was lost"))
     for m in PSQL_TIME.finditer(output):
-        if float(m.group(1)) > bound_ms + slack * 1000:
-            failures.append(("hang", f"a statement took {float(m.group(1)):.0f} ms under a "
-                                     f"{bound_ms} ms statement_timeout"))
+        took = float(m.group(1))
+        if took > bound_ms + slack * 1000:
+            # a few seconds over may be a busy machine: the caller tries again
+            failures.append(("slow" if took <= bound_ms + (slack + 5) * 1000 else "hang",
+                             f"a statement took {took:.0f} ms under a {bound_ms} ms statement_timeout"))
     if timed_out:
         failures.append(("hang", f"the case did not end in {seconds:.0f} s"))
     # after a crash the postmaster logs it, then restarts: wait for that
@@ -204,13 +208,19 @@ class Worlds:
         """Drop the current world's database and make a new one."""
         self.drop()
         self.count += 1
-        db = f"{self.prefix}_{self.count}"
+        self.current = self.create(f"{self.prefix}_{self.count}")
+        return self.current
+
+    def spare(self):
+        """A fresh database beside the current world (dropped by the caller)."""
+        return self.create(f"{self.prefix}_spare")
+
+    def create(self, db):
         self.server.admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
         self.server.admin(f"CREATE DATABASE {db}")
         for stmt in WORLD_SETUP.format(db=db, timeout=self.timeout,
                                        superuser=self.server.superuser).strip().split(";\n"):
             self.server.admin(stmt, db=db)
-        self.current = db
         return db
 
     def drop(self):
@@ -242,6 +252,17 @@ def run_script(server, db, role, body, default_timeout_ms, slack, appname, allow
     for m in PSQL_ERROR.finditer(output):
         STATES[m.group(2)] = STATES.get(m.group(2), 0) + 1
     return check_case(server, output, seconds, timed_out, bound, slack, allowed), output
+
+
+def confirm_slow(server, worlds, role, sql, args, appname, allowed):
+    """Run a case that was slow once again, in a world of its own; returns
+    its failures (none: the machine was busy, not the extension slow)."""
+    db = worlds.spare()
+    try:
+        failures, _ = run_script(server, db, role, sql, args.timeout_ms, args.slack, appname, allowed)
+    finally:
+        server.admin(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    return failures
 
 
 def corpus_entries(corpus_dir):
@@ -691,13 +712,12 @@ def gen_hostile(r, c):
     return "fuzz", "\n".join(out), allowed
 
 
-def gen_swapped(r, c):
+def gen_swapped(r, c, kind):
     """Registered functions dropped and created again with another return type."""
     ret = r.choice(["int", "text", "void", "SETOF jsonb", "jsonb[]", "record", "es.events", "bytea"])
     body = {"int": "SELECT 42", "text": "SELECT 'x'", "void": "SELECT", "SETOF jsonb": "SELECT '{}'::jsonb",
             "jsonb[]": "SELECT ARRAY['{}'::jsonb]", "record": "SELECT 1, 2",
             "es.events": "SELECT * FROM es.events LIMIT 1", "bytea": "SELECT '\\x00'::bytea"}[ret]
-    kind = r.choice(["reducer", "upcaster", "handler"])
     out = []
     if kind == "reducer":
         out += [f"CREATE FUNCTION fz.sw{c}(s jsonb, e es.events) RETURNS jsonb LANGUAGE sql AS $$ SELECT s $$;",
@@ -869,7 +889,9 @@ GENERATORS = [
     ("upcasters", gen_upcasters, 3),
     ("hand_rows", gen_hand_rows, 2),
     ("hostile", gen_hostile, 3),
-    ("swapped", gen_swapped, 1),
+    ("swapped_reducer", lambda r, c: gen_swapped(r, c, "reducer"), 1),
+    ("swapped_upcaster", lambda r, c: gen_swapped(r, c, "upcaster"), 1),
+    ("swapped_handler", lambda r, c: gen_swapped(r, c, "handler"), 1),
     ("sweep", gen_sweep, 2),
     ("big", gen_big, 1),
 ]
@@ -1007,6 +1029,13 @@ def main():
                            f"test/fuzz/fuzz.py --seed {seed} --cases {world_start}-{n}")
                 print("fuzz: stopping, the server cannot run more cases")
                 break
+            if failures and all(k == "slow" for k, _ in failures):
+                # a statement a few seconds over its timeout may be a busy
+                # machine: a case that hangs for real does so again
+                again = confirm_slow(server, worlds, role, sql, args, f"fuzz-case-{n}-again", allowed)
+                if not again:
+                    print(f"case {n} ({kind}): slow once, not again: " + "; ".join(d for _, d in failures))
+                    failures = []
             cases += 1
             if args.keep:
                 os.makedirs(args.keep, exist_ok=True)
