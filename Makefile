@@ -17,6 +17,7 @@ OBJS = \
 	src/upcast_rules.o \
 	src/reducer.o \
 	src/rules.o \
+	src/keyindex.o \
 	src/fold.o \
 	src/immutable.o \
 	src/projection.o \

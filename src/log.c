@@ -69,6 +69,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
@@ -79,6 +80,7 @@
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -156,6 +158,11 @@ es_next_position(PG_FUNCTION_ARGS)
 	int64		position;
 	ResourceOwner saved_owner;
 
+	/* a regclass can be any number: no relation is an error, not XX000 */
+	if (get_rel_relkind(seq) != RELKIND_SEQUENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("relation with OID %u is not a sequence", seq)));
 	if (position_locked)
 		PG_RETURN_INT64(nextval_internal(seq, true));
 

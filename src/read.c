@@ -37,15 +37,28 @@
 static SPIPlanPtr plan_forward = NULL;
 static SPIPlanPtr plan_backward = NULL;
 
-/* Start handing out the rows of an open cursor over ES_EVENT_COLUMNS. */
+/*
+ * Start handing out the rows of an open cursor over ES_EVENT_COLUMNS.
+ *
+ * User code runs between rows (upcaster functions, projection handlers), and
+ * may run CLOSE ALL or close the portal by its name: the portal is pinned,
+ * as PL/pgSQL pins the portal of a FOR loop, so that such a CLOSE fails
+ * (24000, invalid_cursor_state) instead of freeing it under us.  An abort
+ * unpins and drops it.  User code may also FETCH from or MOVE the portal (it
+ * is in pg_cursors, and the refusal of a CLOSE names it), which would make
+ * a read skip events: es_event_cursor_next checks that the portal is where
+ * our own fetches left it.
+ */
 void
 es_event_cursor_open(EsEventCursor *c, Portal portal, long batch_size)
 {
+	PinPortal(portal);
 	c->portal = portal;
 	c->batch_size = batch_size;
 	c->batch = NULL;
 	c->n = 0;
 	c->next = 0;
+	c->fetched = 0;
 }
 
 /* The next row (deformed, not upcast), or false at the end. */
@@ -57,8 +70,15 @@ es_event_cursor_next(EsEventCursor *c, Datum *values, bool *nulls)
 		if (c->batch != NULL)
 			SPI_freetuptable(c->batch);
 		c->batch = NULL;
+		if (c->portal->portalPos != c->fetched)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_CURSOR_STATE),
+					 errmsg("cursor \"%s\" was moved while the extension read events through it",
+							c->portal->name),
+					 errdetail("User code (an upcaster function or a projection handler) ran FETCH or MOVE on it.")));
 		SPI_cursor_fetch(c->portal, true, c->batch_size);
 		c->n = SPI_processed;
+		c->fetched += SPI_processed;
 		c->next = 0;
 		if (c->n == 0)
 			return false;
@@ -78,6 +98,7 @@ es_event_cursor_close(EsEventCursor *c)
 	if (c->batch != NULL)
 		SPI_freetuptable(c->batch);
 	c->batch = NULL;
+	UnpinPortal(c->portal);
 	SPI_cursor_close(c->portal);
 }
 

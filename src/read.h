@@ -15,7 +15,9 @@
  * the event in an upcasting error look at it first).  A row's values point
  * into the current batch and stay valid until the next call; the batch
  * pointer is kept here, so SPI calls made by user code between rows do no
- * harm.  Close with es_event_cursor_close.
+ * harm.  User code cannot close the portal (it is pinned while the cursor
+ * is open: CLOSE ALL fails instead), and a FETCH or MOVE it runs on the
+ * portal is an error at the next fetch.  Close with es_event_cursor_close.
  */
 typedef struct EsEventCursor
 {
@@ -24,6 +26,7 @@ typedef struct EsEventCursor
 	SPITupleTable *batch;
 	uint64		n;
 	uint64		next;
+	uint64		fetched;		/* rows fetched so far: the portal's position */
 } EsEventCursor;
 
 extern void es_event_cursor_open(EsEventCursor *c, Portal portal, long batch_size);

@@ -48,6 +48,7 @@
 #include "catalog/pg_type.h"
 #include "common/jsonapi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -60,7 +61,15 @@
 
 #include "event_sourcing.h"
 #include "check.h"
+#include "keyindex.h"
 #include "rules.h"
+
+/*
+ * The longest path a rule may have, in bytes of its text.  Real paths are
+ * a few dozen bytes; this refuses absurd ones (54000) before PostgreSQL's
+ * jsonpath parser and our compiler spend memory on them.
+ */
+#define MAX_PATH_BYTES (1024 * 1024)
 
 typedef enum RuleOp
 {
@@ -170,10 +179,12 @@ struct EsRules
 {
 	char	   *reducer;
 	int			ntypes;
-	TypeRules  *types;
+	TypeRules  *types;			/* sorted by type_cmp, "*" included */
 	TypeRules  *any;			/* the "*" key, or NULL */
 	int			nslots;			/* distinct rule targets */
+	int			maxslots;
 	char	  **slot_keys;
+	EsKeyIndex *slot_index;		/* slot_keys by name, while compiling */
 };
 
 /* The working state: one slot per top-level field. */
@@ -207,6 +218,8 @@ struct EsRuleState
 	int			nslots;
 	int			maxslots;
 	Slot	   *slots;
+	int			lookups;		/* of fields by name, answered by scanning */
+	EsKeyIndex *index;			/* slots by name, once there are many */
 	/* the event being applied, for messages and paths */
 	const Datum *row;
 	const bool *nulls;
@@ -232,7 +245,9 @@ compile_error_callback(void *arg)
 {
 	CompileContext *cc = (CompileContext *) arg;
 
-	if (cc->event_type != NULL)
+	if (cc->event_type != NULL && cc->position == 0)
+		errcontext("rules for \"%s\" of reducer \"%s\"", cc->event_type, cc->reducer);
+	else if (cc->event_type != NULL)
 		errcontext("rule %d for \"%s\" of reducer \"%s\"",
 				   cc->position, cc->event_type, cc->reducer);
 }
@@ -264,6 +279,13 @@ compile_path(CompileContext *cc, const JsonbValue *v, const char *what, Path *pa
 
 	if (v->type != jbvString)
 		rule_error(cc, "\"%s\" must be a jsonpath string, not %s.", what, es_jsonb_kind(v));
+	if (v->val.string.len > MAX_PATH_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("invalid rule %d for \"%s\" of reducer \"%s\"",
+						cc->position, cc->event_type, cc->reducer),
+				 errdetail("The path of \"%s\" has %d bytes; at most %d are allowed.",
+						   what, v->val.string.len, MAX_PATH_BYTES)));
 	memset(path, 0, sizeof(Path));
 	path->text = jbv_cstring(v);
 	/* jsonpath_in reports a malformed path itself (42601) */
@@ -286,28 +308,42 @@ compile_path(CompileContext *cc, const JsonbValue *v, const char *what, Path *pa
 				   path->text, rootname);
 
 	/*
-	 * A plain chain of keys below data or metadata is evaluated here.  The
-	 * chain cannot have more items than the jsonpath has bytes.
+	 * A plain chain of keys below data or metadata is evaluated here: count
+	 * its keys, then collect them.
 	 */
 	item = next;
-	path->keys = palloc(sizeof(char *) * VARSIZE(jp));
-	path->keylens = palloc(sizeof(int) * VARSIZE(jp));
 	while (jspGetNext(&item, &next))
 	{
-		int32		len;
-
+		CHECK_FOR_INTERRUPTS();
 		if (next.type != jpiKey || (path->root != ROOT_DATA && path->root != ROOT_METADATA))
 		{
 			plain = false;
 			break;
 		}
+		path->nkeys++;
+		item = next;
+	}
+	if (!plain)
+	{
+		path->root = ROOT_GENERAL;
+		path->nkeys = 0;
+		return;
+	}
+	path->keys = palloc(sizeof(char *) * Max(path->nkeys, 1));
+	path->keylens = palloc(sizeof(int) * Max(path->nkeys, 1));
+	path->nkeys = 0;
+	jspInit(&item, jp);
+	(void) jspGetNext(&item, &next);	/* the root column */
+	item = next;
+	while (jspGetNext(&item, &next))
+	{
+		int32		len;
+
 		path->keys[path->nkeys] = jspGetString(&next, &len);
 		path->keylens[path->nkeys] = len;
 		path->nkeys++;
 		item = next;
 	}
-	if (!plain)
-		path->root = ROOT_GENERAL;
 }
 
 /* Compile the operand of "value" / "default": any JSON value. */
@@ -378,18 +414,33 @@ compile_condition(CompileContext *cc, const JsonbValue *v, Cond *cond)
 static int
 target_slot(EsRules *rules, const char *target)
 {
-	int			i;
+	int			len = strlen(target);
+	int			i = es_key_index_get(rules->slot_index, target, len);
 
-	for (i = 0; i < rules->nslots; i++)
-		if (strcmp(rules->slot_keys[i], target) == 0)
-			return i;
-	rules->slot_keys = rules->nslots == 0
-		? palloc(sizeof(char *) * 8)
-		: (rules->nslots % 8 == 0
-		   ? repalloc(rules->slot_keys, sizeof(char *) * (rules->nslots + 8))
-		   : rules->slot_keys);
+	if (i >= 0)
+		return i;
+	if (rules->nslots == rules->maxslots)
+	{
+		rules->maxslots = Max(rules->maxslots * 2, 8);
+		rules->slot_keys = repalloc(rules->slot_keys, sizeof(char *) * rules->maxslots);
+	}
 	rules->slot_keys[rules->nslots] = pstrdup(target);
+	es_key_index_put(rules->slot_index, rules->slot_keys[rules->nslots], len, rules->nslots);
 	return rules->nslots++;
+}
+
+/*
+ * Check that n elements of a given size can be allocated at once (they
+ * are counted in user input: rules, conditions, fields); 54000 if not.
+ */
+static void
+check_count(Size n, Size size, const char *what, const char *reducer)
+{
+	if (n > MaxAllocSize / size)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("reducer \"%s\" has too many %s", reducer, what),
+				 errdetail("It has %zu; at most %zu are allowed.", n, MaxAllocSize / size)));
 }
 
 /* Is op one that needs a number? */
@@ -545,10 +596,14 @@ compile_rule(CompileContext *cc, EsRules *rules, const JsonbValue *v, Rule *rule
 			JsonbValue	elem;
 			int			n = JsonContainerSize(when->val.binary.data);
 
+			check_count(n, sizeof(Cond), "conditions in a rule", cc->reducer);
 			rule->conds = palloc0(sizeof(Cond) * Max(n, 1));
 			while ((tok = JsonbIteratorNext(&wit, &elem, true)) != WJB_DONE)
+			{
+				CHECK_FOR_INTERRUPTS();
 				if (tok == WJB_ELEM)
 					compile_condition(cc, &elem, &rule->conds[rule->ncond++]);
+			}
 			if (rule->ncond == 0)
 				rule_error(cc, "\"when\" must not be an empty array.");
 		}
@@ -559,6 +614,18 @@ compile_rule(CompileContext *cc, EsRules *rules, const JsonbValue *v, Rule *rule
 			rule->ncond = 1;
 		}
 	}
+}
+
+/* Order of event types: by length, then bytes ("*" is one of them). */
+static int
+type_cmp(const void *a, const void *b)
+{
+	const TypeRules *ta = a;
+	const TypeRules *tb = b;
+
+	if (ta->len != tb->len)
+		return ta->len < tb->len ? -1 : 1;
+	return memcmp(ta->event_type, tb->event_type, ta->len);
 }
 
 /* Check and compile a reducer's rules. */
@@ -573,6 +640,7 @@ es_rules_compile(const char *reducer, Jsonb *rules_jb)
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	int			n;
+	int			i;
 
 	rules->reducer = pstrdup(reducer);
 	if (!JB_ROOT_IS_OBJECT(rules_jb) || JB_ROOT_IS_SCALAR(rules_jb))
@@ -585,7 +653,11 @@ es_rules_compile(const char *reducer, Jsonb *rules_jb)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rules of reducer \"%s\" must not be empty", reducer)));
+	check_count(n, sizeof(TypeRules), "event types", reducer);
 	rules->types = palloc0(sizeof(TypeRules) * n);
+	rules->maxslots = 8;
+	rules->slot_keys = palloc(sizeof(char *) * rules->maxslots);
+	rules->slot_index = es_key_index_create(CurrentMemoryContext, 16);
 
 	errcb.callback = compile_error_callback;
 	errcb.arg = &cc;
@@ -618,21 +690,29 @@ es_rules_compile(const char *reducer, Jsonb *rules_jb)
 		tr = &rules->types[rules->ntypes++];
 		tr->event_type = key;
 		tr->len = strlen(key);
-		tr->rules = palloc0(sizeof(Rule) * Max(JsonContainerSize(v.val.binary.data), 1));
 		cc.event_type = key;
+		cc.position = 0;
+		CHECK_FOR_INTERRUPTS();
+		check_count(JsonContainerSize(v.val.binary.data), sizeof(Rule), "rules", reducer);
+		tr->rules = palloc0(sizeof(Rule) * Max(JsonContainerSize(v.val.binary.data), 1));
 		rit = JsonbIteratorInit(v.val.binary.data);
 		while ((rtok = JsonbIteratorNext(&rit, &elem, true)) != WJB_DONE)
 		{
 			if (rtok != WJB_ELEM)
 				continue;
+			CHECK_FOR_INTERRUPTS();
 			cc.position = tr->nrules + 1;
 			compile_rule(&cc, rules, &elem, &tr->rules[tr->nrules++]);
 		}
 		cc.event_type = NULL;
-		if (strcmp(key, "*") == 0)
-			rules->any = tr;
 	}
 	error_context_stack = errcb.previous;
+
+	/* keys of a jsonb object are unique: found by binary search */
+	qsort(rules->types, rules->ntypes, sizeof(TypeRules), type_cmp);
+	for (i = 0; i < rules->ntypes; i++)
+		if (strcmp(rules->types[i].event_type, "*") == 0)
+			rules->any = &rules->types[i];
 	return rules;
 }
 
@@ -651,26 +731,66 @@ es_rules_check_initial(const char *reducer, Jsonb *initial_state)
  * ---------------------------------------------------------------------
  */
 
-/* Find (or add) the slot of a field by name. */
+/*
+ * Double an array of n elements of a given size that is full; its length
+ * comes from user input (fields of the state, elements appended), so it is
+ * bounded with a clear error (54000) naming what grew.
+ */
+static void *
+grow_array(void *array, int *n, Size size, const char *what, const char *reducer)
+{
+	if ((Size) *n > MaxAllocSize / size / 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the state of reducer \"%s\" has too many %s", reducer, what),
+				 errdetail("It has %d.", *n)));
+	*n *= 2;
+	return repalloc(array, size * *n);
+}
+
+/*
+ * Find (or add) the slot of a field by name.  A state can have as many
+ * fields as a jsonb object: past a few lookups, they are found by hashing.
+ */
 static Slot *
 find_slot(EsRuleState *ws, const char *key, int keylen)
 {
 	int			i;
 	Slot	   *s;
 
-	for (i = 0; i < ws->nslots; i++)
-		if (ws->slots[i].keylen == keylen && memcmp(ws->slots[i].key, key, keylen) == 0)
-			return &ws->slots[i];
-	if (ws->nslots == ws->maxslots)
+	if (ws->index == NULL && ws->nslots >= ES_KEY_INDEX_MIN_KEYS &&
+		++ws->lookups > ES_KEY_INDEX_SCANS)
 	{
-		ws->maxslots *= 2;
-		ws->slots = repalloc(ws->slots, sizeof(Slot) * ws->maxslots);
+		ws->index = es_key_index_create(ws->cxt, ws->nslots * 2);
+		for (i = 0; i < ws->nslots; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			es_key_index_put(ws->index, ws->slots[i].key, ws->slots[i].keylen, i);
+		}
 	}
-	s = &ws->slots[ws->nslots++];
+	if (ws->index != NULL)
+	{
+		i = es_key_index_get(ws->index, key, keylen);
+		if (i >= 0)
+			return &ws->slots[i];
+	}
+	else
+		for (i = 0; i < ws->nslots; i++)
+			if (ws->slots[i].keylen == keylen && memcmp(ws->slots[i].key, key, keylen) == 0)
+				return &ws->slots[i];
+	if (ws->nslots == ws->maxslots)
+		ws->slots = grow_array(ws->slots, &ws->maxslots, sizeof(Slot), "fields",
+							   ws->rules->reducer);
+	s = &ws->slots[ws->nslots];
 	memset(s, 0, sizeof(Slot));
-	s->key = MemoryContextStrdup(ws->cxt, pnstrdup(key, keylen));
+	s->key = MemoryContextAlloc(ws->cxt, keylen + 1);
+	memcpy(s->key, key, keylen);
+	s->key[keylen] = '\0';
 	s->keylen = keylen;
 	s->kind = SLOT_ABSENT;
+	if (ws->index != NULL)
+		es_key_index_put(ws->index, s->key, keylen, ws->nslots);
+	ws->nslots++;
 	return s;
 }
 
@@ -685,7 +805,10 @@ clear_slot(Slot *s)
 	if (s->num)
 		pfree(s->num);
 	for (i = 0; i < s->nelems; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
 		pfree(s->elems[i]);
+	}
 	if (s->elems)
 		pfree(s->elems);
 	s->jb = NULL;
@@ -751,6 +874,7 @@ es_rules_begin(const EsRules *rules, Jsonb *state, MemoryContext cxt)
 	{
 		if (tok != WJB_KEY)
 			continue;
+		CHECK_FOR_INTERRUPTS();
 		(void) JsonbIteratorNext(&it, &v, true);
 		set_slot_value(ws, find_slot(ws, k.val.string.val, k.val.string.len), &v);
 	}
@@ -788,6 +912,7 @@ es_rules_state(EsRuleState *ws)
 		Slot	   *s = &ws->slots[i];
 		JsonbValue	key;
 
+		CHECK_FOR_INTERRUPTS();
 		if (s->kind == SLOT_ABSENT)
 			continue;
 		key.type = jbvString;
@@ -810,7 +935,10 @@ es_rules_state(EsRuleState *ws)
 
 			pushJsonbValue(&ps, WJB_BEGIN_ARRAY, NULL);
 			for (j = 0; j < s->nelems; j++)
+			{
+				CHECK_FOR_INTERRUPTS();
 				push_jsonb(&ps, WJB_ELEM, s->elems[j]);
+			}
 			pushJsonbValue(&ps, WJB_END_ARRAY, NULL);
 		}
 	}
@@ -823,18 +951,34 @@ es_rules_state(EsRuleState *ws)
  * ---------------------------------------------------------------------
  */
 
-/* Raise a runtime error about the current rule. */
+/*
+ * Raise a runtime error about the current rule (the error context names
+ * it, see rule_error_callback).
+ */
 static void
-runtime_error(EsRuleState *ws, int sqlstate, const char *msg, const char *detail)
+pg_attribute_noreturn()
+runtime_error(EsRuleState *ws pg_attribute_unused(), int sqlstate, const char *msg,
+			  const char *detail)
 {
-	const Rule *r = ws->rule;
-
 	ereport(ERROR,
 			(errcode(sqlstate),
 			 errmsg("%s", msg),
-			 detail ? errdetail("%s", detail) : 0,
-			 errcontext("rule %d for \"%s\" of reducer \"%s\"",
-						r->position, r->event_type, ws->rules->reducer)));
+			 detail ? errdetail("%s", detail) : 0));
+}
+
+/*
+ * Error context while a rule runs: every error (ours, or PostgreSQL's, such
+ * as a numeric overflow) names the rule.
+ */
+static void
+rule_error_callback(void *arg)
+{
+	EsRuleState *ws = (EsRuleState *) arg;
+	const Rule *r = ws->rule;
+
+	if (r != NULL)
+		errcontext("rule %d for \"%s\" of reducer \"%s\"",
+				   r->position, r->event_type, ws->rules->reducer);
 }
 
 /*
@@ -1006,13 +1150,54 @@ eval_path(EsRuleState *ws, const Path *path, JsonbValue *out)
 	return true;
 }
 
-/* A JSON value as a number: a JSON number, or a string that holds one. */
+/*
+ * Does a string hold a number in the syntax numeric_in accepts, less NaN
+ * and Infinity: optional spaces, a sign, digits with at most one decimal
+ * point (at least one digit), an optional exponent, optional spaces?
+ */
+static bool
+is_number_syntax(const char *s, int len)
+{
+	int			i = 0;
+	bool		digits = false;
+
+	while (i < len && s[i] == ' ')
+		i++;
+	if (i < len && (s[i] == '+' || s[i] == '-'))
+		i++;
+	for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+		digits = true;
+	if (i < len && s[i] == '.')
+		for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			digits = true;
+	if (!digits)
+		return false;
+	if (i < len && (s[i] == 'e' || s[i] == 'E'))
+	{
+		bool		exp_digits = false;
+
+		i++;
+		if (i < len && (s[i] == '+' || s[i] == '-'))
+			i++;
+		for (; i < len && s[i] >= '0' && s[i] <= '9'; i++)
+			exp_digits = true;
+		if (!exp_digits)
+			return false;
+	}
+	while (i < len && s[i] == ' ')
+		i++;
+	return i == len;
+}
+
+/*
+ * A JSON value as a number: a JSON number, or a string that holds one.
+ * Anything else ("2024-01-01", "12abc") is not a number: the caller raises
+ * 22036 naming the rule.  A number too large for numeric is 22003.
+ */
 static bool
 jbv_numeric(const JsonbValue *v, Numeric *out)
 {
 	const char *s;
-	int			i;
-	bool		digit = false;
 
 	if (v->type == jbvNumeric)
 	{
@@ -1021,18 +1206,8 @@ jbv_numeric(const JsonbValue *v, Numeric *out)
 	}
 	if (v->type != jbvString || v->val.string.len == 0 || v->val.string.len > 1000)
 		return false;
-	/* the syntax numeric_in accepts, less NaN and Infinity */
 	s = v->val.string.val;
-	for (i = 0; i < v->val.string.len; i++)
-	{
-		char		c = s[i];
-
-		if (c >= '0' && c <= '9')
-			digit = true;
-		else if (!(c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E' || c == ' '))
-			return false;
-	}
-	if (!digit)
+	if (!is_number_syntax(s, v->val.string.len))
 		return false;
 	*out = DatumGetNumeric(DirectFunctionCall3(numeric_in,
 											   CStringGetDatum(pnstrdup(s, v->val.string.len)),
@@ -1086,7 +1261,10 @@ conditions_hold(EsRuleState *ws, const Rule *r)
 	{
 		const Cond *c = &r->conds[i];
 		JsonbValue	v;
-		bool		found = eval_path(ws, &c->path, &v);
+		bool		found;
+
+		CHECK_FOR_INTERRUPTS();
+		found = eval_path(ws, &c->path, &v);
 
 		switch (c->kind)
 		{
@@ -1096,8 +1274,12 @@ conditions_hold(EsRuleState *ws, const Rule *r)
 				break;
 			case COND_EQUALS_STREAM_ID:
 				{
-					text	   *sid = DatumGetTextPP(ws->row[ES_COL_STREAM_ID]);
+					text	   *sid;
 
+					/* a hand-built row may have no stream id */
+					if (ws->nulls[ES_COL_STREAM_ID])
+						return false;
+					sid = DatumGetTextPP(ws->row[ES_COL_STREAM_ID]);
 					if (!found || v.type != jbvString ||
 						v.val.string.len != (int) VARSIZE_ANY_EXHDR(sid) ||
 						memcmp(v.val.string.val, VARDATA_ANY(sid), v.val.string.len) != 0)
@@ -1229,11 +1411,10 @@ apply_rule(EsRuleState *ws, const Rule *r)
 						while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
 							if (tok == WJB_ELEM)
 							{
+								CHECK_FOR_INTERRUPTS();
 								if (s->nelems == s->maxelems)
-								{
-									s->maxelems *= 2;
-									s->elems = repalloc(s->elems, sizeof(Jsonb *) * s->maxelems);
-								}
+									s->elems = grow_array(s->elems, &s->maxelems, sizeof(Jsonb *),
+														  "array elements", ws->rules->reducer);
 								old = MemoryContextSwitchTo(ws->cxt);
 								s->elems[s->nelems++] = JsonbValueToJsonb(&elem);
 								MemoryContextSwitchTo(old);
@@ -1245,10 +1426,8 @@ apply_rule(EsRuleState *ws, const Rule *r)
 					runtime_error(ws, ERRCODE_SQL_JSON_ARRAY_NOT_FOUND,
 								  psprintf("state field \"%s\" is not an array", s->key), NULL);
 				if (s->nelems == s->maxelems)
-				{
-					s->maxelems *= 2;
-					s->elems = repalloc(s->elems, sizeof(Jsonb *) * s->maxelems);
-				}
+					s->elems = grow_array(s->elems, &s->maxelems, sizeof(Jsonb *),
+										  "array elements", ws->rules->reducer);
 				old = MemoryContextSwitchTo(ws->cxt);
 				s->elems[s->nelems++] = JsonbValueToJsonb(&v);
 				MemoryContextSwitchTo(old);
@@ -1276,6 +1455,7 @@ apply_rule(EsRuleState *ws, const Rule *r)
 					{
 						if (tok != WJB_KEY)
 							continue;
+						CHECK_FOR_INTERRUPTS();
 						(void) JsonbIteratorNext(&it, &val, true);
 						set_slot_value(ws, find_slot(ws, k.val.string.val, k.val.string.len), &val);
 					}
@@ -1304,33 +1484,54 @@ apply_rule(EsRuleState *ws, const Rule *r)
 	}
 }
 
-/* Apply the rules to the working state for one event. */
+/*
+ * Apply the rules to the working state for one event: those of its type
+ * (found by binary search), then those of "*".  A hand-built row may have
+ * no event type: then only the rules of "*" apply.
+ */
 void
 es_rules_step(EsRuleState *ws, const Datum *row, const bool *nulls)
 {
 	const EsRules *rules = ws->rules;
-	text	   *type = DatumGetTextPP(row[ES_COL_EVENT_TYPE]);
-	int			len = VARSIZE_ANY_EXHDR(type);
+	const TypeRules *tr = NULL;
+	ErrorContextCallback errcb;
 	int			i;
 
 	ws->row = row;
 	ws->nulls = nulls;
 	ws->doc = NULL;
-	for (i = 0; i < rules->ntypes; i++)
-	{
-		const TypeRules *tr = &rules->types[i];
-		int			j;
+	ws->rule = NULL;
+	errcb.callback = rule_error_callback;
+	errcb.arg = ws;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 
-		if (tr == rules->any || tr->len != len ||
-			memcmp(tr->event_type, VARDATA_ANY(type), len) != 0)
-			continue;
-		for (j = 0; j < tr->nrules; j++)
-			apply_rule(ws, &tr->rules[j]);
-		break;
+	if (!nulls[ES_COL_EVENT_TYPE])
+	{
+		text	   *type = DatumGetTextPP(row[ES_COL_EVENT_TYPE]);
+		TypeRules	key;
+
+		key.event_type = VARDATA_ANY(type);
+		key.len = VARSIZE_ANY_EXHDR(type);
+		tr = bsearch(&key, rules->types, rules->ntypes, sizeof(TypeRules), type_cmp);
+		if (tr == rules->any)
+			tr = NULL;
 	}
+	if (tr != NULL)
+		for (i = 0; i < tr->nrules; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			apply_rule(ws, &tr->rules[i]);
+		}
 	if (rules->any != NULL)
 		for (i = 0; i < rules->any->nrules; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
 			apply_rule(ws, &rules->any->rules[i]);
+		}
+
+	error_context_stack = errcb.previous;
+	ws->rule = NULL;
 	ws->row = NULL;
 	ws->nulls = NULL;
 }

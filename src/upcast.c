@@ -548,6 +548,7 @@ build_cache(void)
 			UpcastStep *s;
 			MemoryContext old;
 
+			CHECK_FOR_INTERRUPTS();
 			/* a new event type: finish the previous one */
 			if (cur_name == NULL || cur_len != len ||
 				memcmp(cur_name, VARDATA_ANY(type), len) != 0)
@@ -921,6 +922,7 @@ run_steps(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 
 	while (s != NULL)
 	{
+		CHECK_FOR_INTERRUPTS();
 		info->version = *version;
 		check_step(s, info);
 		if (s->rules_src != NULL)
@@ -929,7 +931,7 @@ run_steps(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 				compile_step(c, s);
 			/* consecutive rule steps edit one tree */
 			if (doc == NULL)
-				doc = es_doc_open(cur);
+				doc = es_doc_open(cur, info->type, info->typelen, *version);
 			es_upcast_rules_apply(s->rules, doc, info->type, info->typelen, *version);
 		}
 		else

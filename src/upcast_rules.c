@@ -36,12 +36,14 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "event_sourcing.h"
 #include "check.h"
+#include "keyindex.h"
 #include "upcast_rules.h"
 
 typedef enum RuleOp
@@ -167,6 +169,7 @@ parse_path(JsonbValue *v, EsPath *path, int ruleno, const char *key)
 		{
 			JsonbValue *e = getIthJsonbValueFromContainer(arr, i);
 
+			CHECK_FOR_INTERRUPTS();
 			if (e->type != jbvString)
 				bad_rule(ruleno, psprintf("Element %d of \"%s\" is %s; a path is made of strings.",
 										  i + 1, key, es_jsonb_kind(e)));
@@ -358,6 +361,12 @@ es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt)
 	copy = palloc(VARSIZE(rules));
 	memcpy(copy, rules, VARSIZE(rules));
 	n = JsonContainerSize(&copy->root);
+	if ((Size) n > MaxAllocSize / sizeof(Rule))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an upcaster has too many rules"),
+				 errdetail("It has %d rules; at most %zu are allowed.",
+						   n, MaxAllocSize / sizeof(Rule))));
 
 	result = palloc0(sizeof(EsUpcastRules));
 	result->nrules = n;
@@ -369,6 +378,7 @@ es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt)
 
 		if (tok != WJB_ELEM)
 			continue;
+		CHECK_FOR_INTERRUPTS();
 		rule = &result->rules[i];
 		compile_rule(&v, rule, i + 1);
 		if (rule->op == RULE_RENAME_TYPE)
@@ -413,12 +423,18 @@ typedef struct EditPair
 	EditValue	value;
 } EditPair;
 
-/* An object's pairs, in no particular order (pushJsonbValue sorts them). */
+/*
+ * An object's pairs, in no particular order (object_tree sorts them), and,
+ * once it has many keys and has been looked into a few times, an index of
+ * its keys.
+ */
 struct EditObject
 {
 	int			npairs;
 	int			cap;
 	EditPair   *pairs;
+	int			lookups;		/* answered by scanning the pairs */
+	EsKeyIndex *index;			/* or NULL */
 };
 
 struct EsDoc
@@ -426,20 +442,52 @@ struct EsDoc
 	EditObject *root;
 };
 
+/*
+ * The most pairs an edited object may have: its pairs, and the JsonbPairs
+ * object_tree makes of them, are each allocated at once.  An object of
+ * jsonb's size limit can have more keys than that (tens of millions).
+ */
+#define MAX_PAIRS ((int) (MaxAllocSize / Max(sizeof(EditPair), sizeof(JsonbPair))))
+
+/* Refuse an object with more pairs than MAX_PAIRS (54000). */
+static void
+check_pairs(Size n)
+{
+	if (n > (Size) MAX_PAIRS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("an object of the event data has too many fields for upcaster rules"),
+				 errdetail("It has %zu fields; rules edit objects of at most %d.", n, MAX_PAIRS)));
+}
+
+/* An empty object with room for cap pairs. */
+static EditObject *
+new_object(int cap)
+{
+	EditObject *o = palloc(sizeof(EditObject));
+
+	o->npairs = 0;
+	o->cap = cap;
+	o->pairs = palloc(sizeof(EditPair) * cap);
+	o->lookups = 0;
+	o->index = NULL;
+	return o;
+}
+
 /* Expand an object container one level (nested values stay binary). */
 static EditObject *
 expand_object(JsonbContainer *jc)
 {
-	EditObject *o = palloc(sizeof(EditObject));
+	EditObject *o;
 	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 
-	o->npairs = 0;
-	o->cap = JsonContainerSize(jc) + 4;
-	o->pairs = palloc(sizeof(EditPair) * o->cap);
+	check_pairs(JsonContainerSize(jc));
+	o = new_object(Min((int) JsonContainerSize(jc) + 4, MAX_PAIRS));
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
+		CHECK_FOR_INTERRUPTS();
 		if (tok == WJB_KEY)
 		{
 			o->pairs[o->npairs].key = v.val.string.val;
@@ -457,10 +505,22 @@ expand_object(JsonbContainer *jc)
 
 /* Index of a key in an object, or -1. */
 static int
-find_key(const EditObject *o, const char *key, int len)
+find_key(EditObject *o, const char *key, int len)
 {
 	int			i;
 
+	if (o->index == NULL && o->npairs >= ES_KEY_INDEX_MIN_KEYS &&
+		++o->lookups > ES_KEY_INDEX_SCANS)
+	{
+		o->index = es_key_index_create(CurrentMemoryContext, o->npairs);
+		for (i = 0; i < o->npairs; i++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			es_key_index_put(o->index, o->pairs[i].key, o->pairs[i].keylen, i);
+		}
+	}
+	if (o->index != NULL)
+		return es_key_index_get(o->index, key, len);
 	for (i = 0; i < o->npairs; i++)
 		if (o->pairs[i].keylen == len && memcmp(o->pairs[i].key, key, len) == 0)
 			return i;
@@ -473,12 +533,15 @@ add_pair(EditObject *o, const char *key, int len, const EditValue *value)
 {
 	if (o->npairs == o->cap)
 	{
-		o->cap *= 2;
+		check_pairs((Size) o->cap + 1);
+		o->cap = Min(o->cap * 2, MAX_PAIRS);
 		o->pairs = repalloc(o->pairs, sizeof(EditPair) * o->cap);
 	}
 	o->pairs[o->npairs].key = key;
 	o->pairs[o->npairs].keylen = len;
 	o->pairs[o->npairs].value = *value;
+	if (o->index != NULL)
+		es_key_index_put(o->index, key, len, o->npairs);
 	o->npairs++;
 }
 
@@ -488,6 +551,13 @@ take_pair(EditObject *o, int i)
 {
 	EditValue	v = o->pairs[i].value;
 
+	if (o->index != NULL)
+	{
+		es_key_index_delete(o->index, o->pairs[i].key, o->pairs[i].keylen);
+		if (i != o->npairs - 1)
+			es_key_index_put(o->index, o->pairs[o->npairs - 1].key,
+							 o->pairs[o->npairs - 1].keylen, i);
+	}
 	o->pairs[i] = o->pairs[o->npairs - 1];
 	o->npairs--;
 	return v;
@@ -532,9 +602,11 @@ resolve_parent(EsDoc *doc, const EsPath *path, bool create,
 
 	for (d = 0; d < path->depth - 1; d++)
 	{
-		int			i = find_key(o, path->keys[d], path->lens[d]);
+		int			i;
 		EditObject *next;
 
+		CHECK_FOR_INTERRUPTS();
+		i = find_key(o, path->keys[d], path->lens[d]);
 		if (i < 0)
 		{
 			EditValue	nv;
@@ -544,10 +616,7 @@ resolve_parent(EsDoc *doc, const EsPath *path, bool create,
 				*status = PARENT_MISSING;
 				return NULL;
 			}
-			nv.obj = palloc(sizeof(EditObject));
-			nv.obj->npairs = 0;
-			nv.obj->cap = 4;
-			nv.obj->pairs = palloc(sizeof(EditPair) * 4);
+			nv.obj = new_object(4);
 			add_pair(o, path->keys[d], path->lens[d], &nv);
 			o = nv.obj;
 			continue;
@@ -690,14 +759,23 @@ apply_remove(const Rule *rule, EsDoc *doc)
 		take_pair(o, i);
 }
 
-/* Start editing an object. */
+/*
+ * Start editing an object.  Stored events and hand-built rows may hold any
+ * JSON value: rules edit only objects (2203C, like a path through something
+ * that is not an object).
+ */
 EsDoc *
-es_doc_open(Jsonb *data)
+es_doc_open(Jsonb *data, const char *type, int typelen, int32 from_version)
 {
 	EsDoc	   *doc = palloc(sizeof(EsDoc));
 
 	if (!JB_ROOT_IS_OBJECT(data) || JB_ROOT_IS_SCALAR(data))
-		elog(ERROR, "upcasting needs a JSON object");
+		ereport(ERROR,
+				(errcode(ERRCODE_SQL_JSON_OBJECT_NOT_FOUND),
+				 errmsg("the event data is a JSON %s, not an object",
+						JB_ROOT_IS_SCALAR(data) ? "scalar" : "array"),
+				 errdetail("The rules of the upcaster of event type \"%s\" from version %d edit the fields of an object.",
+						   pnstrdup(type, typelen), from_version)));
 	doc->root = expand_object(&data->root);
 	return doc;
 }
@@ -718,6 +796,7 @@ es_upcast_rules_apply(const EsUpcastRules *rules, EsDoc *doc, const char *type,
 	{
 		const Rule *rule = &rules->rules[i];
 
+		CHECK_FOR_INTERRUPTS();
 		switch (rule->op)
 		{
 			case RULE_RENAME:
@@ -763,14 +842,24 @@ container_tree(JsonbContainer *jc)
 	JsonbIteratorToken tok;
 
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		CHECK_FOR_INTERRUPTS();
 		res = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+	}
 	return res;
+}
+
+/* qsort comparator of JsonbPairs in jsonb key order. */
+static int
+pair_cmp(const void *a, const void *b)
+{
+	return key_order((const JsonbPair *) a, (const JsonbPair *) b);
 }
 
 /*
  * An edited object as a JsonbValue tree with its keys in jsonb order.
- * Pairs are nearly sorted already (expanded in order, a few keys edited),
- * so an insertion sort does little work.
+ * Rules decide how deep objects nest (a path of 60,000 keys): the stack is
+ * checked.
  */
 static void
 object_tree(EditObject *o, JsonbValue *out)
@@ -778,27 +867,27 @@ object_tree(EditObject *o, JsonbValue *out)
 	JsonbPair  *pairs = palloc(sizeof(JsonbPair) * Max(o->npairs, 1));
 	int			i;
 
+	check_stack_depth();
 	for (i = 0; i < o->npairs; i++)
 	{
 		EditPair   *p = &o->pairs[i];
-		JsonbPair	pair;
-		int			j;
+		JsonbPair  *pair = &pairs[i];
 
-		pair.key.type = jbvString;
-		pair.key.val.string.val = (char *) p->key;
-		pair.key.val.string.len = p->keylen;
-		pair.order = i;
+		CHECK_FOR_INTERRUPTS();
+		pair->key.type = jbvString;
+		pair->key.val.string.val = (char *) p->key;
+		pair->key.val.string.len = p->keylen;
+		pair->order = i;
 		if (p->value.obj != NULL)
-			object_tree(p->value.obj, &pair.value);
+			object_tree(p->value.obj, &pair->value);
 		else if (p->value.val.type == jbvBinary)
-			pair.value = *container_tree(p->value.val.val.binary.data);
+			pair->value = *container_tree(p->value.val.val.binary.data);
 		else
-			pair.value = p->value.val;
-
-		for (j = i; j > 0 && key_order(&pairs[j - 1], &pair) > 0; j--)
-			pairs[j] = pairs[j - 1];
-		pairs[j] = pair;
+			pair->value = p->value.val;
 	}
+	/* keys are unique: the order is total */
+	if (o->npairs > 1)
+		qsort(pairs, o->npairs, sizeof(JsonbPair), pair_cmp);
 	out->type = jbvObject;
 	out->val.object.nPairs = o->npairs;
 	out->val.object.pairs = pairs;

@@ -25,8 +25,13 @@ extern EsUpcastRules *es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt);
 /* The event type set by a rename_type rule, or NULL (length in *len). */
 extern const char *es_upcast_rules_new_type(const EsUpcastRules *rules, int *len);
 
-/* Start editing a JSON object; allocations go to the current context. */
-extern EsDoc *es_doc_open(Jsonb *data);
+/*
+ * Start editing a JSON object; allocations go to the current context.
+ * Data that is not an object is an error (2203C) naming the step (type,
+ * typelen: not NUL-terminated, from_version) whose rules need it.
+ */
+extern EsDoc *es_doc_open(Jsonb *data, const char *type, int typelen,
+						  int32 from_version);
 
 /*
  * Apply compiled rules to a document.  The event type (type, typelen: not
