@@ -78,7 +78,7 @@ add_deb_src() {
 
 # The versions of the source package apt knows, newest first.
 source_versions() {
-    apt-cache showsrc "postgresql-$PG_MAJOR" 2>/dev/null \
+    { apt-cache showsrc "postgresql-$PG_MAJOR" 2>/dev/null || true; } \
         | awk '/^Version:/ { print $2 }' | sort -V -r -u
 }
 
