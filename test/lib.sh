@@ -134,15 +134,24 @@ es_findings_scan() {
     fi
 }
 
+# The pg_config to build the extension with: the system's (installing into
+# ES_PG_ROOT through DESTDIR), or a private build's own copy in the root,
+# which finds its headers relative to itself and installs into the root.
+es_pg_config() {
+    if [ -n "${ES_PG_BUILD:-}" ]; then
+        echo "$PG_BINDIR/pg_config"
+    else
+        echo "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
+    fi
+}
+
 # Build and install the extension (extra make arguments are passed on).
 es_build_install() {
     echo "== building and installing event_sourcing"
-    # a private build's pg_config (relocated with its root) installs into
-    # the root itself; the system's installs into the root through DESTDIR
-    local pg_config=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config destdir=${ES_PG_ROOT:-}
-    [ -n "${ES_PG_BUILD:-}" ] && pg_config=$PG_BINDIR/pg_config destdir=
-    make -C "$ES_ROOT" -s PG_CONFIG="$pg_config" "$@" >/dev/null
-    as_root make -C "$ES_ROOT" -s PG_CONFIG="$pg_config" \
+    local destdir=${ES_PG_ROOT:-}
+    [ -n "${ES_PG_BUILD:-}" ] && destdir=
+    make -C "$ES_ROOT" -s PG_CONFIG="$(es_pg_config)" "$@" >/dev/null
+    as_root make -C "$ES_ROOT" -s PG_CONFIG="$(es_pg_config)" \
         ${destdir:+DESTDIR="$destdir"} install >/dev/null
 }
 
