@@ -1,11 +1,14 @@
 # event_sourcing: PGXS build
 EXTENSION = event_sourcing
-EXTVERSION = 0.1
+# The version is written once, in event_sourcing.control (default_version);
+# META.json must agree (make check-version, run by make dist).
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 
 MODULE_big = event_sourcing
 OBJS = \
 	src/event_sourcing.o \
 	src/catalog.o \
+	src/check.o \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \
@@ -17,12 +20,25 @@ OBJS = \
 	src/fold.o \
 	src/immutable.o \
 	src/projection.o \
-	src/log.o
+	src/projection_async.o \
+	src/log.o \
+	src/subscription.o
 
 # The install script of this version is generated from one hand-edited file;
 # upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 DATA = $(filter-out $(DATA_built), $(wildcard $(EXTENSION)--*--*.sql))
+
+# make installcheck: against the running server that PGHOST, PGPORT and
+# PGUSER name (a superuser; the extension installed; max_prepared_transactions
+# above 0), every sql/*.sql with pg_regress, then every specs/*.spec with
+# pg_isolation_regress, both compared with expected/.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+# A spec cannot include a file, and its SQL blocks end at the first "}": the
+# example a spec runs is inlined (base64) into a copy of the spec in
+# output_iso/specs/, where pg_isolation_regress looks before specs/.
+REGRESS_PREP = output_iso/specs/bank_concurrency.spec
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -35,8 +51,13 @@ override CPPFLAGS := $(patsubst -I/%,-isystem /%,$(CPPFLAGS))
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
 
-# Tests: see test/run.sh (builds, installs, runs regress, isolation and
-# crash tests against a throwaway cluster).
+output_iso/specs/bank_concurrency.spec: specs/bank_concurrency.spec examples/bank.sql
+	@mkdir -p $(dir $@)
+	awk -v sql="$$(base64 -w0 examples/bank.sql)" '{ gsub(/@examples\/bank\.sql@/, sql) } 1' $< >$@
+
+# All tests: see test/run.sh (builds, installs, starts a throwaway cluster,
+# runs make installcheck there, then the tests that need clusters of their
+# own: crash, dump and restore, the demo).
 .PHONY: test demo bench
 test:
 	test/run.sh
@@ -44,3 +65,28 @@ demo:
 	./demo.sh
 bench:
 	bench/run.sh
+
+# Release archive: event_sourcing-X.Y.zip of the committed HEAD (uncommitted
+# changes are not in it), after checking that META.json and CHANGELOG.md
+# carry the control file's version.  PGXN wants a three-part version, so
+# META.json says X.Y.0 for extension version X.Y.
+EXTVERSION_SEMVER = $(shell echo '$(EXTVERSION)' | sed 's/^\([0-9]*\.[0-9]*\)$$/\1.0/')
+
+.PHONY: dist check-version
+check-version:
+	@test -n '$(EXTVERSION)' || { echo "no default_version in $(EXTENSION).control" >&2; exit 1; }
+	@versions=$$(awk '/"meta-spec"/ { skip = 1 } \
+	    skip { if (/}/) skip = 0; next } \
+	    /"version"[ \t]*:/ { sub(/.*"version"[ \t]*:[ \t]*"/, ""); sub(/".*/, ""); print }' META.json); \
+	test -n "$$versions" || { echo "META.json: no version found" >&2; exit 1; }; \
+	for v in $$versions; do \
+	    test "$$v" = '$(EXTVERSION_SEMVER)' || { \
+	        echo "META.json says version $$v; $(EXTENSION).control says $(EXTVERSION) (expected $(EXTVERSION_SEMVER))" >&2; exit 1; }; \
+	done
+	@grep -q '^## $(EXTVERSION)\b' CHANGELOG.md || { echo "CHANGELOG.md has no section \"## $(EXTVERSION)\"" >&2; exit 1; }
+	@echo "version $(EXTVERSION) (PGXN $(EXTVERSION_SEMVER)): control file, META.json and CHANGELOG.md agree"
+
+dist: check-version
+	@git diff --quiet HEAD -- || echo "warning: uncommitted changes are not in the archive (it is made from HEAD)" >&2
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ -o $(EXTENSION)-$(EXTVERSION).zip HEAD
+	@echo "wrote $(EXTENSION)-$(EXTVERSION).zip"

@@ -10,8 +10,7 @@ es_install_deps
 es_lock
 es_build_install
 
-dir=$(mktemp -d /tmp/es_demo.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
+es_scratch dir demo
 es_cluster_start "$dir"
 echo "== a throwaway cluster is running on $PGHOST, port $PGPORT"
 echo

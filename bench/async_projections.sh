@@ -7,20 +7,17 @@
 #     then with an async projection registered (never run): the ratio.
 # Usage: ES_PG_ROOT=/tmp/pg-x bash bench/async_projections.sh [events] [seconds]
 set -eu
-source "$(dirname "$0")/../test/lib.sh"
+source "$(dirname "$0")/lib.sh"
 cd "$ES_ROOT"
 events=${1:-1000000}
 seconds=${2:-15}
 
 es_lock
 es_build_install
-dir=$(mktemp -d /tmp/es_bench_async.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+es_scratch dir bench_async
 es_cluster_start "$dir" "shared_buffers = 512MB" "max_wal_size = 4GB" "synchronous_commit = off"
-es_psql -d postgres -c "CREATE DATABASE bench"
+es_store bench
 es_psql -d bench <<SQL
-CREATE EXTENSION event_sourcing;
 CREATE FUNCTION noop(e es.events) RETURNS void LANGUAGE plpgsql AS 'BEGIN NULL; END';
 DO \$\$
 BEGIN
@@ -47,10 +44,9 @@ cat >"$dir/append.sql" <<'SQL'
 \set s random(1, 100000)
 SELECT es.append('w-' || :s, NULL, es.event('Tick', '{"i": 1}'));
 SQL
-[ "$(id -u)" = 0 ] && chown postgres: "$dir/append.sql"
+es_give "$dir/append.sql"
 bench_tps() {
-    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" "$PG_BINDIR/pgbench" -n -U postgres \
-        -c 8 -j 8 -T "$seconds" -f "$dir/append.sql" bench | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+    es_pg pgbench -n -c 8 -j 8 -T "$seconds" -f "$dir/append.sql" bench | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
 }
 echo "== appenders, $seconds s each, alternating"
 for round in 1 2; do

@@ -7,8 +7,7 @@
 #   bench/profile.sh [SECONDS]     writes bench/out/profile-{A,B}-{self,children}.txt
 #                                  and keeps bench/out/perf-{A,B}.data for perf report
 set -euo pipefail
-BENCH=$(cd "$(dirname "$0")" && pwd)
-source "$BENCH/../test/lib.sh"
+source "$(dirname "$0")/lib.sh"
 seconds=${1:-15}
 wl=${ES_PROFILE_WORKLOAD:-append_one_exact}
 command -v perf >/dev/null || as_root apt-get install -y -qq linux-perf >/dev/null
@@ -19,24 +18,18 @@ es_install_deps
 es_lock
 es_build_install
 
-work=$(mktemp -d /tmp/es_profile.XXXXXX)
-trap 'es_cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
-chmod 755 "$work"
-mapfile -t settings < <(grep -v '^#' "$BENCH/settings.conf" | grep .)
-es_cluster_start "$work/cluster" "${settings[@]}"
+es_scratch work profile
+es_cluster_start "$work/cluster" "${SETTINGS[@]}"
 source "$BENCH/workloads/$wl.sh"
 script_a >"$work/a.sql"
 script_b >"$work/b.sql"
-es_psql -d postgres -c "CREATE DATABASE bench"
-es_psql -d bench -c "CREATE EXTENSION event_sourcing" -f "$BENCH/sql/raw_schema.sql"
-setup_sql | es_psql -d bench
+bench_db
 es_psql -d bench -c "VACUUM ANALYZE"
 
 for side in A B; do
     script=$work/$([ $side = A ] && echo a || echo b).sql
-    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGOPTIONS="-c synchronous_commit=off" \
-        "$PG_BINDIR/pgbench" -n -M prepared -U postgres -c 1 -T $((seconds + 4)) \
-        -f "$script" bench >"$work/pgbench-$side.log" 2>&1 &
+    PGOPTIONS="-c synchronous_commit=off" bench_pgbench -c 1 -T $((seconds + 4)) \
+        -f "$script" >"$work/pgbench-$side.log" 2>&1 &
     bench_pid=$!
     sleep 2
     pid=$(es_psql -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'bench' LIMIT 1")

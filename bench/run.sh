@@ -25,11 +25,11 @@
 # and size_label (the heading of the size column);
 # and defines setup_sql (SQL run once in a fresh database), script_a and
 # script_b (the two pgbench scripts), and, with levels, grow_sql LEVEL (SQL
-# bringing both stores to that size).  $BENCH is this directory.  To add
+# bringing both stores to that size).  $BENCH is this directory; the SQL
+# several workloads share is printed by functions of bench/lib.sh.  To add
 # one, write the file and add its name to WORKLOADS below.
 set -euo pipefail
-BENCH=$(cd "$(dirname "$0")" && pwd)
-source "$BENCH/../test/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
 WORKLOADS=(
     append_one_exact
@@ -42,14 +42,12 @@ WORKLOADS=(
     fold_rules_vs_plpgsql
     fold_snapshots
     upcast_read
+    upcast_read_fn
     projection_append
     projection_rebuild
     log_poll
     async_catchup
 )
-
-# The cluster's settings: bench/settings.conf (synchronous_commit is set per run).
-mapfile -t SETTINGS < <(grep -v '^#' "$BENCH/settings.conf" | grep .)
 
 mode=full
 runs=3
@@ -89,9 +87,8 @@ run_side() {
     local before after events
     before=$(last_position "$schema")
     events=$(psql_bench -At -c "SELECT count(*) FROM $schema.events")
-    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGOPTIONS="-c synchronous_commit=$sync" \
-        "$PG_BINDIR/pgbench" -n -M prepared -U postgres -c "$c" -j "$c" -T "$duration" \
-        --max-tries=10 -f "$script" bench >"$log" 2>&1 ||
+    PGOPTIONS="-c synchronous_commit=$sync" bench_pgbench -c "$c" -j "$c" -T "$duration" \
+        --max-tries=10 -f "$script" >"$log" 2>&1 ||
         { cat "$log"; echo "pgbench failed: $wl $side"; exit 1; }
     after=$(last_position "$schema")
     awk -v wl="$wl" -v level="$level" -v c="$c" -v sync="$sync" -v side="$side" \
@@ -114,9 +111,7 @@ run_side() {
 measure() {
     cd "$ES_ROOT"
     es_install_deps
-    work=$(mktemp -d /tmp/es_bench.XXXXXX)
-    trap 'es_cluster_stop "$work/cluster"; rm -rf "$work"' EXIT
-    chmod 755 "$work"
+    es_scratch work bench
     if [ $private = yes ]; then
         # PostgreSQL finds its share and lib directories relative to its
         # binaries, so a copy of the installation is a private one
@@ -149,10 +144,7 @@ measure() {
         echo "== $wl: $title"
         script_a >"$work/$wl-a.sql"
         script_b >"$work/$wl-b.sql"
-        es_psql -d postgres -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
-        psql_bench -c "CREATE EXTENSION event_sourcing"
-        psql_bench -f "$BENCH/sql/raw_schema.sql"
-        setup_sql | psql_bench
+        bench_db
         for level in ${levels:--}; do
             if [ "$level" != - ]; then
                 echo " -- growing both stores to $level events"
@@ -161,8 +153,7 @@ measure() {
             psql_bench -c "VACUUM ANALYZE"
             if [ $mode = full ]; then	# warm both sides up, unrecorded
                 for sc in a b; do
-                    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" "$PG_BINDIR/pgbench" -n -M prepared \
-                        -U postgres -c 1 -T 3 -f "$work/$wl-$sc.sql" bench >/dev/null 2>&1
+                    bench_pgbench -c 1 -T 3 -f "$work/$wl-$sc.sql" >/dev/null 2>&1
                 done
             fi
             for c in $clients; do

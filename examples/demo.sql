@@ -71,7 +71,7 @@ SELECT pg_temp.attempt(format($$SELECT es.append(bank.stream('bob-1'), %s,
 
 \echo '10. Last year''s code stored deposits as {"value": ...} (schema version 1). An upcaster'
 \echo '    reads them as today''s {"amount": ...} (version 2); the stored rows never change.'
-SELECT es.register_upcaster('MoneyDeposited', 1,
+SELECT es.create_upcaster('MoneyDeposited', 1,
     rules => '[{"op": "rename", "field": "value", "to": "amount"}]') AS registered;
 SELECT es.append(bank.stream('ada-2'), NULL,
     es.event('MoneyDeposited', '{"value": 12.50}', schema_version => 1)) AS version;

@@ -32,7 +32,7 @@ END $$;
 
 SELECT es.create_reducer('balance', '{"balance": null}', 'balance(jsonb, es.events)');
 SELECT es.create_reducer('balance_pl', '{}', 'balance_plpgsql'::regproc, snapshot_every => 3);
-SELECT name, initial_state, apply, rules, snapshot_every, owner, revision FROM es.reducers ORDER BY name;
+SELECT name, kind, initial_state, apply, rules, snapshot_every, owner, revision FROM es.reducers ORDER BY name;
 
 SELECT es.append('acct-1', 0,
     es.event('Opened', '{"owner": "Ada"}', occurred_at => '2024-01-01 10:00+00'),

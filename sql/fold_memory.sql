@@ -37,7 +37,7 @@ BEGIN
     END IF;
     RETURN data || '{"weight": 1}';
 END $$;
-SELECT es.register_upcaster('Tick', 1, fn => 'tick_v2(jsonb)');
+SELECT es.create_upcaster('Tick', 1, fn => 'tick_v2(jsonb)');
 SELECT es.create_reducer('count_rules', '{"n": 0}',
     rules => '{"Tick": [{"count": "n"}, {"add": "weight", "from": "$.data.weight"}, {"append": "last", "from": "$.data.n", "when": {"path": "$.data.n", "equals": 20000}}]}');
 SELECT es.fold('long-1', 'count_rules');

@@ -24,3 +24,14 @@ CREATE TABLE scratch (x int);
 CREATE TRIGGER t AFTER INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION es.refuse_change();
 SELECT pg_temp.try($$INSERT INTO scratch VALUES (1)$$);
 DROP TABLE scratch;
+
+-- The triggers fire with session_replication_role = replica too (they are
+-- ENABLE ALWAYS): only ALTER TABLE ... DISABLE TRIGGER gets past them.
+SELECT tgname, tgenabled FROM pg_trigger
+WHERE tgrelid = 'es.events'::regclass AND tgfoid = 'es.refuse_change'::regproc ORDER BY tgname;
+SET session_replication_role = replica;
+SELECT pg_temp.try($$UPDATE es.events SET data = '{"v": 2}'$$);
+SELECT pg_temp.try($$DELETE FROM es.events$$);
+SELECT pg_temp.try($$TRUNCATE es.events$$);
+RESET session_replication_role;
+SELECT stream_version, data FROM es.events;

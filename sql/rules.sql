@@ -136,6 +136,8 @@ SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "when": {"path": "$.data.a", "equals_stream_id": false}}]}')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', '[]', rules => '{"E": [{"count": "n"}]}')$$);
 SELECT count(*) AS bad_reducers FROM es.reducers WHERE name = 'bad';
+-- es.reducers tells the kinds apart
+SELECT name, kind, apply, rules IS NOT NULL AS has_rules FROM es.reducers ORDER BY name;
 
 -- Rules and an equivalent function reducer agree on random histories.
 CREATE FUNCTION bank_fn(state jsonb, event es.events) RETURNS jsonb

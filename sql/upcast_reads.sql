@@ -12,7 +12,7 @@ $$;
 SELECT es.append('acct-1', 0,
     es.event('Deposited', '{"cents": 1050}', schema_version => 1),
     es.event('Deposited', '{"cents": 5}', schema_version => 1));
-SELECT es.register_upcaster('Deposited', 1, fn => 'cents_to_amount(jsonb)');
+SELECT es.create_upcaster('Deposited', 1, fn => 'cents_to_amount(jsonb)');
 SELECT es.append('acct-1', 2, es.event('Deposited', '{"amount": 2.25}'));
 -- stored rows untouched; new appends get the latest version
 SELECT stream_version, schema_version, data FROM es.events ORDER BY global_position;
@@ -31,11 +31,11 @@ SELECT es.fold_agg(e, 'sum_rules' ORDER BY stream_version) FROM es.events e;
 -- A registry change retires snapshots built from differently upcast events:
 -- a second step (v2 -> v3) doubles every amount.
 SELECT reducer, stream_id, latest_version, current FROM es.snapshot_coverage;
-SELECT es.register_upcaster('Deposited', 2, rules => '[{"op": "rename", "field": "amount", "to": "value"}]');
+SELECT es.create_upcaster('Deposited', 2, rules => '[{"op": "rename", "field": "amount", "to": "value"}]');
 CREATE FUNCTION value_doubled(data jsonb) RETURNS jsonb LANGUAGE sql AS $$
     SELECT (data - 'value') || jsonb_build_object('amount', (data->>'value')::numeric * 2)
 $$;
-SELECT es.register_upcaster('Deposited', 3, fn => 'value_doubled(jsonb)');
+SELECT es.create_upcaster('Deposited', 3, fn => 'value_doubled(jsonb)');
 SELECT reducer, stream_id, latest_version, current FROM es.snapshot_coverage;
 SELECT es.fold('acct-1', 'sum_rules') AS after_change, es.fold('acct-1', 'sum_fn') AS function_reducer;
 -- the event stored at version 2 goes on through the new steps to version 4
@@ -43,7 +43,7 @@ SELECT stream_version, schema_version, data FROM es.read_stream('acct-1');
 
 -- Projections see upcast events, inline and in a rebuild; their type filter
 -- matches the upcast type.
-SELECT es.register_upcaster('Opened', 1, rules => '[{"op": "rename_type", "to": "AccountOpened"}]');
+SELECT es.create_upcaster('Opened', 1, rules => '[{"op": "rename_type", "to": "AccountOpened"}]');
 CREATE TABLE seen (stream_version bigint, event_type text, schema_version int, data jsonb);
 CREATE FUNCTION remember(event es.events) RETURNS void LANGUAGE sql AS $$
     INSERT INTO seen VALUES (event.stream_version, event.event_type, event.schema_version, event.data)

@@ -23,6 +23,18 @@
  * COMMITTED each one takes a fresh snapshot: after the version check has
  * waited for a concurrent writer of the stream, the retry check and the
  * conflict's detail see what that writer committed.
+ *
+ * With no expected version the retry check must happen after that wait
+ * too, yet before the version moves (a retry writes nothing): the upsert's
+ * DO UPDATE has WHERE NOT es.append_id_stored(first id), which runs on the
+ * stream's row once it is locked, under a snapshot taken then.  A retry
+ * sent while the first attempt is in progress waits for the row, then sees
+ * the attempt's events if it committed (no update: the retry check returns
+ * the version) or none if it rolled back (the append goes on).  A retry
+ * thus holds the stream's row lock until its transaction ends, as an append
+ * does.  This probe of the unique index on event_id is the only one an
+ * append to an existing stream makes; a new stream's append makes it after
+ * its insert.
  */
 #include "postgres.h"
 
@@ -35,6 +47,7 @@
 #include "common/int.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -48,6 +61,7 @@
 #include "event_sourcing.h"
 #include "append.h"
 #include "catalog.h"
+#include "check.h"
 #include "event.h"
 
 static SPIPlanPtr plan_version = NULL;
@@ -58,32 +72,6 @@ static SPIPlanPtr plan_find_id = NULL;
 static SPIPlanPtr plan_ids_after = NULL;
 static SPIPlanPtr plan_insert_one = NULL;
 static SPIPlanPtr plan_insert_many = NULL;
-
-/* Check a stream id argument; returns it detoasted. */
-text *
-es_check_stream_id(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *stream_id;
-	Size		len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("stream_id must not be null")));
-	stream_id = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(stream_id);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream_id must not be empty")));
-	if (len > ES_MAX_STREAM_ID_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("stream_id is too long"),
-				 errdetail("The stream_id has %zu bytes; at most %d are allowed.",
-						   len, ES_MAX_STREAM_ID_BYTES)));
-	return stream_id;
-}
 
 /* The category of a stream: its id up to the first '-', or all of it. */
 static Datum
@@ -183,9 +171,10 @@ stored_after(Datum stream_id, int64 after, EsNewEvent *events, int n)
 
 /*
  * Is an event with this id stored (or written earlier in this transaction)?
- * A direct probe of es.events' unique index on event_id, under a fresh
- * snapshot as an SPI query would take: the common answer, no, costs no SPI
- * round trip.
+ * A direct probe of es.events' unique index on event_id, under the snapshot
+ * an SPI query would take (in READ COMMITTED a fresh one): the common
+ * answer, no, costs no SPI round trip.  Does not advance the command
+ * counter: it also runs inside the upsert's executor.
  */
 static bool
 event_id_stored(pg_uuid_t *id)
@@ -198,7 +187,6 @@ event_id_stored(pg_uuid_t *id)
 	ScanKeyData key;
 	bool		found;
 
-	CommandCounterIncrement();
 	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_UUID_EQ, UUIDPGetDatum(id));
@@ -211,6 +199,19 @@ event_id_stored(pg_uuid_t *id)
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
 	return found;
+}
+
+PG_FUNCTION_INFO_V1(es_append_id_stored);
+
+/*
+ * es.append_id_stored(event_id): the probe above, for the WHERE of the
+ * upsert of an append with no expected version (evaluated on the stream's
+ * row once it is locked).
+ */
+Datum
+es_append_id_stored(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(event_id_stored(PG_GETARG_UUID_P(0)));
 }
 
 /*
@@ -263,15 +264,19 @@ retry_of_tail(text *stream_id, EsNewEvent *events, int n)
 }
 
 /*
- * Run the version check for an expected version (any_version: none) and
- * return the stream's new version, or -1 when the expectation failed.
+ * Run the version check for an expected version (any_version: none, and
+ * first_id the batch's first event id) and return the stream's new
+ * version, or -1 when the expectation failed -- with no expected version:
+ * when first_id was stored by the time the stream's row was locked.
  */
 static int64
-claim_versions(text *stream_id, bool any_version, int64 expected, int n)
+claim_versions(text *stream_id, bool any_version, int64 expected, int n,
+			   pg_uuid_t *first_id)
 {
+	static const Oid any_types[] = {TEXTOID, TEXTOID, INT8OID, UUIDOID};
 	static const Oid upsert_types[] = {TEXTOID, TEXTOID, INT8OID};
 	static const Oid update_types[] = {TEXTOID, INT8OID, INT8OID};
-	Datum		values[3];
+	Datum		values[4];
 	bool		isnull;
 	uint64		rows;
 	int64		target;
@@ -281,6 +286,7 @@ claim_versions(text *stream_id, bool any_version, int64 expected, int n)
 	{
 		values[1] = stream_category(stream_id);
 		values[2] = Int64GetDatum(n);
+		values[3] = UUIDPGetDatum(first_id);
 		rows = es_run_plan(es_keep_plan(&plan_upsert_any,
 										"INSERT INTO es.streams AS s"
 										" (stream_id, category, version, created_at, updated_at)"
@@ -288,8 +294,9 @@ claim_versions(text *stream_id, bool any_version, int64 expected, int n)
 										" ON CONFLICT (stream_id) DO UPDATE"
 										" SET version = s.version OPERATOR(pg_catalog.+) $3,"
 										" updated_at = pg_catalog.now()"
+										" WHERE NOT es.append_id_stored($4)"
 										" RETURNING s.version",
-										3, upsert_types),
+										4, any_types),
 						   values, NULL, false, 0, SPI_OK_INSERT_RETURNING);
 	}
 	else if (expected == 0)
@@ -421,12 +428,34 @@ append_batch(text *stream_id, bool any_version, int64 expected,
 
 	if (any_version)
 	{
-		int64		retried = retry_of_tail(stream_id, events, n);
+		for (;;)
+		{
+			int64		retried;
 
-		if (retried >= 0)
-			return retried;
+			CHECK_FOR_INTERRUPTS();
+			new_version = claim_versions(stream_id, true, 0, n, &events[0].event_id);
+			/* an existing stream whose row's WHERE found the first id new */
+			if (new_version > n)
+				break;
+			/*
+			 * The first id is stored (the version did not move), or the
+			 * stream is new (not probed yet): a retry returns the version,
+			 * an id stored elsewhere raises.
+			 */
+			retried = retry_of_tail(stream_id, events, n);
+			if (retried >= 0)
+				return retried;
+			if (new_version >= 0)
+				break;
+			/*
+			 * The id was stored when the row was locked and is not now
+			 * (purged in between): claim again.
+			 */
+		}
+		insert_events(stream_id, new_version - n + 1, events, n);
+		return new_version;
 	}
-	new_version = claim_versions(stream_id, any_version, expected, n);
+	new_version = claim_versions(stream_id, false, expected, n, NULL);
 	if (new_version < 0)
 	{
 		if (stored_after(PointerGetDatum(stream_id), expected, events, n))
@@ -457,10 +486,7 @@ es_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected_version must not be negative"),
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("events must not be null")));
+	es_check_not_null(fcinfo, 2, "events", NULL);
 	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
 
 	es_become_owner(&save);

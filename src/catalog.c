@@ -13,11 +13,16 @@
 
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 #include "catalog.h"
 
@@ -71,7 +76,7 @@ es_check_owner(Oid owner, Oid caller, const char *kind, const char *name,
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("must be owner of %s \"%s\"", kind, name),
-				 errdetail("Only the role that created a %s, its members and superusers may %s it.",
+				 errdetail("Only the role that created the %s, its members and superusers may %s it.",
 						   kind, action)));
 }
 
@@ -148,6 +153,148 @@ EsUserSwitch *
 es_current_switch(void)
 {
 	return current_switch;
+}
+
+const char *const es_captured_settings[ES_CAPTURED_SETTINGS_COUNT] = {
+	"search_path", "TimeZone", "DateStyle", "IntervalStyle", "extra_float_digits"
+};
+
+/* The current search_path with pg_temp (explicit or implicit) last. */
+static char *
+search_path_temp_last(void)
+{
+	const char *current = GetConfigOption("search_path", false, false);
+	char	   *raw = pstrdup(current ? current : "");
+	List	   *names;
+	ListCell   *lc;
+	StringInfoData buf;
+
+	if (!SplitIdentifierString(raw, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid search_path \"%s\"", current)));
+	initStringInfo(&buf);
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+
+		if (strncmp(name, "pg_temp", 7) == 0)
+			continue;			/* moved to the end */
+		appendStringInfo(&buf, "%s, ", quote_identifier(name));
+	}
+	appendStringInfoString(&buf, "pg_temp");
+	list_free(names);
+	return buf.data;
+}
+
+/* Capture the settings user code will run with. */
+Datum
+es_capture_settings(void)
+{
+	Datum		elems[ES_CAPTURED_SETTINGS_COUNT];
+	int			i;
+
+	for (i = 0; i < ES_CAPTURED_SETTINGS_COUNT; i++)
+	{
+		const char *name = es_captured_settings[i];
+		const char *value;
+
+		if (i == 0)
+			value = search_path_temp_last();
+		else
+			value = GetConfigOption(name, false, false);
+		elems[i] = CStringGetTextDatum(psprintf("%s=%s", name, value ? value : ""));
+	}
+	return PointerGetDatum(construct_array(elems, ES_CAPTURED_SETTINGS_COUNT, TEXTOID,
+										   -1, false, TYPALIGN_INT));
+}
+
+/* Run as a registrant, with its captured settings, until es_restore_identity. */
+void
+es_become_registrant(Oid role, Datum settings, bool restricted, const char *what,
+					 EsIdentitySave *save)
+{
+	const char **names = NULL;
+	const char **values = NULL;
+	int			n = 0;
+
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that created %s no longer exists", what),
+				 errhint("Create it again as an existing role.")));
+	if (settings != (Datum) 0)
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(settings);
+		Datum	   *elems;
+		bool	   *nulls;
+		int			count;
+		int			i;
+
+		deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &count);
+		names = palloc(sizeof(char *) * Max(count, 1));
+		values = palloc(sizeof(char *) * Max(count, 1));
+		for (i = 0; i < count; i++)
+		{
+			char	   *item;
+			char	   *eq;
+
+			if (nulls[i])
+				continue;
+			item = TextDatumGetCString(elems[i]);
+			eq = strchr(item, '=');
+			if (eq == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid captured setting \"%s\" of %s", item, what),
+						 errhint("Create it again to capture its settings anew.")));
+			*eq = '\0';
+			names[n] = item;
+			values[n] = eq + 1;
+			n++;
+		}
+	}
+	es_become_registrant_parsed(role, n, names, values, restricted, save);
+}
+
+/* es_become_registrant with settings parsed beforehand. */
+void
+es_become_registrant_parsed(Oid role, int nsettings, const char *const *names,
+							const char *const *values, bool restricted,
+							EsIdentitySave *save)
+{
+	int			sec;
+	int			i;
+
+	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
+	save->guc_nestlevel = -1;
+	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
+	if (restricted)
+		sec |= SECURITY_RESTRICTED_OPERATION;
+	SetUserIdAndSecContext(role, sec);
+
+	/* as fmgr_security_definer applies a function's SET clauses */
+	for (i = 0; i < nsettings; i++)
+	{
+		const char *current = GetConfigOption(names[i], true, false);
+
+		if (current != NULL && strcmp(current, values[i]) == 0)
+			continue;
+		if (save->guc_nestlevel < 0)
+			save->guc_nestlevel = NewGUCNestLevel();
+		(void) set_config_option(names[i], values[i],
+								 superuser() ? PGC_SUSET : PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	}
+}
+
+/* Switch back from es_become_registrant. */
+void
+es_restore_identity(const EsIdentitySave *save)
+{
+	if (save->guc_nestlevel >= 0)
+		AtEOXact_GUC(true, save->guc_nestlevel);
+	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
 }
 
 /* Prepare once per backend, keep the plan. */

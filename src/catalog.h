@@ -55,9 +55,65 @@ extern void es_restore_user(const EsUserSwitch *save);
  * the owner: become the caller saved by the current switch (a no-op when
  * no switch is current), then es_restore_caller.  User errors need no
  * cleanup here: the enclosing es_restore_user resets the identity.
+ *
+ * Deprecated: user code runs as its registrant (es_become_registrant).
  */
 extern void es_become_caller(Oid *saved_userid, int *saved_sec_context);
 extern void es_restore_caller(Oid saved_userid, int saved_sec_context);
+
+/*
+ * The identity rule: user code (reducers, upcasters, projection handlers)
+ * runs as the role that registered it, with the settings captured when it
+ * was registered, the way a SECURITY DEFINER function with SET clauses
+ * runs.  So its result does not depend on who calls it or on the caller's
+ * settings, and it never runs with the caller's rights.
+ *
+ * The settings captured, in this order.  search_path is captured with
+ * pg_temp moved to its end, so that a registrant's temporary objects can
+ * never shadow what its code names.
+ */
+#define ES_CAPTURED_SETTINGS_COUNT 5
+extern const char *const es_captured_settings[ES_CAPTURED_SETTINGS_COUNT];
+
+/*
+ * The current values of es_captured_settings as a text[] of "name=value"
+ * (the shape of pg_proc.proconfig), allocated in the current context; what
+ * a registry stores beside the registrant.
+ */
+extern Datum es_capture_settings(void);
+
+/* What es_become_registrant saved, for es_restore_identity. */
+typedef struct EsIdentitySave
+{
+	Oid			saved_userid;
+	int			saved_sec_context;
+	int			guc_nestlevel;	/* -1: no setting had to change */
+} EsIdentitySave;
+
+/*
+ * Become role (the registrant of what is called) with settings (a text[]
+ * from es_capture_settings, or NULL: keep the current ones); restricted
+ * adds SECURITY_RESTRICTED_OPERATION (for code that should have no side
+ * effects beyond the transaction: reducers, upcasters).  Settings equal to
+ * the current ones are not set again, so a switch costs little when
+ * nothing changes.  what names the registry entry in errors ("reducer
+ * \"x\"").  Undo with es_restore_identity on the way out; an error needs
+ * no cleanup: (sub)transaction abort restores both the identity and the
+ * settings.
+ */
+extern void es_become_registrant(Oid role, Datum settings, bool restricted,
+								 const char *what, EsIdentitySave *save);
+extern void es_restore_identity(const EsIdentitySave *save);
+
+/*
+ * es_become_registrant with the settings already split into names[i] =
+ * values[i] (a cache that parsed them once), for code called often.  The
+ * caller has checked that role exists.
+ */
+extern void es_become_registrant_parsed(Oid role, int nsettings,
+										const char *const *names,
+										const char *const *values,
+										bool restricted, EsIdentitySave *save);
 
 /* The innermost active switch, or NULL outside the extension's functions. */
 extern EsUserSwitch *es_current_switch(void);

@@ -18,6 +18,7 @@
 #include "utils/typcache.h"
 
 #include "event_sourcing.h"
+#include "check.h"
 #include "event.h"
 #include "upcast.h"
 #include "uuid7.h"
@@ -34,72 +35,21 @@ enum
 	NE_NATTS
 };
 
-/* Text for "event 3 of the batch" (batch_pos > 0) or "the event" (0). */
-static char *
-event_label(int batch_pos)
-{
-	return batch_pos > 0 ? psprintf("event %d of the batch", batch_pos)
-		: pstrdup("the event");
-}
-
-/* Check an event type; returns it detoasted. */
-static Datum
-check_event_type(Datum value, bool isnull, int batch_pos)
-{
-	text	   *t;
-	Size		len;
-
-	if (isnull)
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event_type must not be null"),
-				 errdetail("The event_type of %s is null.", event_label(batch_pos))));
-	t = DatumGetTextPP(value);
-	len = VARSIZE_ANY_EXHDR(t);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type must not be empty"),
-				 errdetail("The event_type of %s is an empty string.", event_label(batch_pos))));
-	if (len > ES_MAX_EVENT_TYPE_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type is too long"),
-				 errdetail("The event_type of %s has %zu bytes; at most %d are allowed.",
-						   event_label(batch_pos), len, ES_MAX_EVENT_TYPE_BYTES)));
-	return PointerGetDatum(t);
-}
-
-/* Check a data or metadata document; it must be a JSON object. */
-static Datum
-check_document(Datum value, const char *field, int batch_pos)
-{
-	Jsonb	   *jb = DatumGetJsonbP(value);
-
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a JSON object", field),
-				 errdetail("The %s of %s is a JSON %s.", field, event_label(batch_pos),
-						   JB_ROOT_IS_SCALAR(jb) ? "scalar" : "array")));
-	return PointerGetDatum(jb);
-}
-
 /* Check the optional fields: occurred_at finite, schema_version >= 1. */
 static void
 check_optional(bool has_occurred_at, TimestampTz occurred_at,
-			   bool has_schema_version, int32 schema_version, int batch_pos)
+			   bool has_schema_version, int32 schema_version, const char *label)
 {
 	if (has_occurred_at && TIMESTAMP_NOT_FINITE(occurred_at))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("occurred_at must be a finite timestamp"),
-				 errdetail("The occurred_at of %s is infinite.", event_label(batch_pos))));
+				 errdetail("The occurred_at of %s is infinite.", label)));
 	if (has_schema_version && schema_version < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("schema_version must be at least 1"),
-				 errdetail("The schema_version of %s is %d.", event_label(batch_pos),
+				 errdetail("The schema_version of %s is %d.", label,
 						   schema_version)));
 }
 
@@ -121,18 +71,16 @@ es_event(PG_FUNCTION_ARGS)
 		elog(ERROR, "es.event must return a composite type");
 	tupdesc = BlessTupleDesc(tupdesc);
 
-	values[NE_EVENT_TYPE] = check_event_type(PG_GETARG_DATUM(0), PG_ARGISNULL(0), 0);
+	values[NE_EVENT_TYPE] = PointerGetDatum(es_check_event_type(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
+																PG_ARGISNULL(0), "the event"));
 	nulls[NE_EVENT_TYPE] = false;
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("data must not be null"),
-				 errhint("Pass an empty object ('{}') for an event without data.")));
-	values[NE_DATA] = check_document(PG_GETARG_DATUM(1), "data", 0);
+	es_check_not_null(fcinfo, 1, "data",
+					  "Pass an empty object ('{}') for an event without data.");
+	values[NE_DATA] = PointerGetDatum(es_check_document(PG_GETARG_DATUM(1), "data", "the event"));
 	nulls[NE_DATA] = false;
 	nulls[NE_METADATA] = PG_ARGISNULL(2);
 	values[NE_METADATA] = nulls[NE_METADATA] ? (Datum) 0
-		: check_document(PG_GETARG_DATUM(2), "metadata", 0);
+		: PointerGetDatum(es_check_document(PG_GETARG_DATUM(2), "metadata", "the event"));
 	if (PG_ARGISNULL(3))
 	{
 		id = palloc(sizeof(pg_uuid_t));
@@ -143,7 +91,7 @@ es_event(PG_FUNCTION_ARGS)
 		values[NE_EVENT_ID] = PG_GETARG_DATUM(3);
 	nulls[NE_EVENT_ID] = false;
 	check_optional(!PG_ARGISNULL(4), PG_ARGISNULL(4) ? 0 : PG_GETARG_TIMESTAMPTZ(4),
-				   !PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5), 0);
+				   !PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5), "the event");
 	values[NE_OCCURRED_AT] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	nulls[NE_OCCURRED_AT] = PG_ARGISNULL(4);
 	values[NE_SCHEMA_VERSION] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
@@ -225,7 +173,9 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 		Datum		values[NE_NATTS];
 		bool		nulls[NE_NATTS];
 		int			pos = i + 1;
+		char		label[48];
 
+		snprintf(label, sizeof(label), "event %d of the batch", pos);
 		if (elemnulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -237,16 +187,17 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 		tuple.t_data = th;
 		heap_deform_tuple(&tuple, tupdesc, values, nulls);
 
-		ev->event_type = check_event_type(values[NE_EVENT_TYPE], nulls[NE_EVENT_TYPE], pos);
+		ev->event_type = PointerGetDatum(es_check_event_type(values[NE_EVENT_TYPE],
+															 nulls[NE_EVENT_TYPE], label));
 		if (nulls[NE_DATA])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("data must not be null"),
 					 errdetail("The data of event %d of the batch is null.", pos)));
-		ev->data = check_document(values[NE_DATA], "data", pos);
+		ev->data = PointerGetDatum(es_check_document(values[NE_DATA], "data", label));
 		ev->metadata_isnull = nulls[NE_METADATA];
 		ev->metadata = nulls[NE_METADATA] ? (Datum) 0
-			: check_document(values[NE_METADATA], "metadata", pos);
+			: PointerGetDatum(es_check_document(values[NE_METADATA], "metadata", label));
 		if (nulls[NE_EVENT_ID])
 			es_uuid7_generate(&ev->event_id);
 		else
@@ -257,7 +208,7 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 			? es_latest_schema_version(DatumGetTextPP(ev->event_type))
 			: DatumGetInt32(values[NE_SCHEMA_VERSION]);
 		check_optional(!nulls[NE_OCCURRED_AT], ev->occurred_at,
-					   !nulls[NE_SCHEMA_VERSION], ev->schema_version, pos);
+					   !nulls[NE_SCHEMA_VERSION], ev->schema_version, label);
 	}
 	ReleaseTupleDesc(tupdesc);
 	check_unique_ids(result, n);

@@ -45,8 +45,8 @@
 #include "utils/typcache.h"
 
 #include "event_sourcing.h"
-#include "append.h"
 #include "catalog.h"
+#include "check.h"
 #include "fold.h"
 #include "read.h"
 #include "reducer.h"
@@ -392,10 +392,7 @@ run_fold(FunctionCallInfo fcinfo, text *stream_id, bool has_as_of, TimestampTz a
 	EsUserSwitch save;
 	volatile Datum result = (Datum) 0;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("reducer must not be null")));
+	es_check_not_null(fcinfo, 1, "reducer", NULL);
 	reducer_name = PG_GETARG_TEXT_PP(1);
 
 	es_become_owner(&save);
@@ -528,10 +525,7 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("es.fold_agg_step called in non-aggregate context")));
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("reducer must not be null")));
+	es_check_not_null(fcinfo, 2, "reducer", NULL);
 	st = PG_ARGISNULL(0) ? NULL : (FoldAggState *) PG_GETARG_POINTER(0);
 	if (PG_ARGISNULL(1))
 		PG_RETURN_POINTER(st);	/* no event: nothing to apply */
@@ -552,10 +546,8 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = th;
 	heap_deform_tuple(&tuple, st->events_desc, row, nulls);
-	if (nulls[ES_COL_STREAM_ID] || nulls[ES_COL_STREAM_VERSION])
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("es.fold_agg needs events with a stream_id and a stream_version")));
+	/* the row may be built by hand: every field the fold reads is checked */
+	es_check_event_row(row, nulls, "es.fold_agg");
 	st->f.stream = TextDatumGetCString(row[ES_COL_STREAM_ID]);
 
 	errcb.callback = fold_error_callback;

@@ -4,9 +4,9 @@
  *
  * A BEFORE ... FOR EACH STATEMENT trigger for UPDATE, DELETE and TRUNCATE
  * refuses the statement for every role, the table's owner and superusers
- * included.  Only superuser switches that skip triggers altogether
- * (session_replication_role = replica, ALTER TABLE ... DISABLE TRIGGER)
- * get past it; the README says so.
+ * included.  The triggers are ENABLE ALWAYS, so session_replication_role
+ * = replica does not skip them; only ALTER TABLE ... DISABLE TRIGGER (by
+ * the table's owner or a superuser) gets past them; the README says so.
  */
 #include "postgres.h"
 

@@ -1,6 +1,7 @@
 /*
  * log.c
- *	  The global log: es.read_all, subscriptions (es.poll) and wake-ups.
+ *	  The global log's read path: positions handed out under a barrier,
+ *	  the horizon below which the log is complete, es.read_all.
  *
  * Positions come from es.events_global_position_seq in the order appenders
  * allocate them, but transactions commit in another order: a reader that
@@ -45,44 +46,47 @@
  * only below its own first position until it commits (its own events and
  * those of others after that position cannot be known to be complete).
  *
- * Subscriptions are rows of es.subscriptions_registry.  es.poll locks the
- * row (FOR UPDATE: concurrent pollers of one subscription take turns), reads
- * after its position with the gap-safe read, and moves the position in the
- * caller's transaction: commit acknowledges the events, rollback delivers
- * them again.
+ * A hot standby has none of the primary's position locks (heavyweight locks
+ * are not replicated, except AccessExclusiveLock), and its copy of the
+ * sequence runs up to 32 values ahead of what was handed out: a horizon
+ * computed there would be the sequence's WAL-logged value, past positions
+ * that transactions in progress on the primary hold.  Nothing that reaches
+ * the standby tells it which positions those are (a transaction may take
+ * its position before it writes any WAL), so the log is not read there:
+ * every reader of the horizon refuses during recovery (es_log_refuse_standby).
+ * (A horizon that the primary computed and wrote to a table would reach the
+ * standby through the WAL and be sound there, but it needs a process on the
+ * primary to keep writing it; not built.)
  *
- * Wake-ups: with event_sourcing.notify = on, the first allocation of an
- * appending transaction queues NOTIFY es_events with that position as
- * payload (opt-in, since NOTIFY serializes committing transactions on a
- * cluster-wide lock); es.wait() waits in the server for a subscription to
- * have events, without NOTIFY.
+ * Wake-ups: with event_sourcing.notify = on (see event_sourcing.c), the
+ * first allocation of an appending transaction queues NOTIFY es_events
+ * with that position as payload (opt-in, since NOTIFY serializes
+ * committing transactions on a cluster-wide lock).  Subscriptions, which
+ * read the log through es_log_read, are in subscription.c.
  */
 #include "postgres.h"
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
-#include "pgstat.h"
-#include "storage/latch.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "log.h"
 #include "read.h"
 #include "upcast.h"
@@ -90,22 +94,11 @@
 /* Rows fetched from the cursor at a time. */
 #define LOG_BATCH 1000
 
-/* How often es.wait looks at the log, in milliseconds. */
-#define WAIT_INTERVAL_MS 10
-
-/* event_sourcing.notify: send NOTIFY es_events from appending transactions. */
-static bool log_notify = false;
-
 /* Has the current transaction locked its first position? */
 static bool position_locked = false;
 
 static SPIPlanPtr plan_next_value = NULL;
 static SPIPlanPtr plan_read = NULL;
-static SPIPlanPtr plan_sub_insert = NULL;
-static SPIPlanPtr plan_sub_lock = NULL;
-static SPIPlanPtr plan_sub_delete = NULL;
-static SPIPlanPtr plan_sub_advance = NULL;
-static SPIPlanPtr plan_sub_position = NULL;
 
 /* Forget the position lock when the transaction ends. */
 static void
@@ -125,20 +118,10 @@ log_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 	}
 }
 
-/* Define the settings and the transaction callback. */
+/* Register the transaction callback; called from _PG_init. */
 void
 es_log_init(void)
 {
-	DefineCustomBoolVariable("event_sourcing.notify",
-							 "Sends NOTIFY " ES_LOG_CHANNEL " from every transaction that appends events.",
-							 "The payload is the transaction's first global position.  "
-							 "NOTIFY serializes committing transactions on a cluster-wide lock.",
-							 &log_notify,
-							 false,
-							 PGC_USERSET,
-							 0,
-							 NULL, NULL, NULL);
-	MarkGUCPrefixReserved("event_sourcing");
 	RegisterXactCallback(log_xact_callback, NULL);
 }
 
@@ -198,7 +181,7 @@ es_next_position(PG_FUNCTION_ARGS)
 	LockRelease(&barrier, ShareLock, false);
 	position_locked = true;
 
-	if (log_notify)
+	if (es_log_notify)
 	{
 		char		payload[32];
 
@@ -209,8 +192,8 @@ es_next_position(PG_FUNCTION_ARGS)
 }
 
 /* The next value the position sequence will hand out.  Inside SPI. */
-static int64
-sequence_next(void)
+int64
+es_log_sequence_next(void)
 {
 	bool		isnull;
 
@@ -226,8 +209,25 @@ sequence_next(void)
 }
 
 /*
+ * Refuse to read the log on a standby (see the header comment): `function`
+ * names the SQL function the caller runs, NULL for any read of the log.
+ */
+void
+es_log_refuse_standby(const char *function)
+{
+	if (!RecoveryInProgress())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+			 function ? errmsg("cannot execute %s during recovery", function)
+			 : errmsg("cannot read the global log during recovery"),
+			 errdetail("A standby does not know which log positions the primary's transactions in progress hold, so it could return an event before an earlier one that commits later."),
+			 errhint("Read the log (es.read_all, es.poll, es.wait, es.log_horizon) on the primary. Stream reads and folds work on a standby.")));
+}
+
+/*
  * The horizon: every event below it is committed or will never exist.
- * Inside SPI, as the owner.
+ * Inside SPI, as the owner.  Refused on a standby.
  */
 static int64
 log_horizon(void)
@@ -237,9 +237,10 @@ log_horizon(void)
 	int64		horizon;
 	int			i;
 
+	es_log_refuse_standby(NULL);
 	barrier_tag(&barrier);
 	(void) LockAcquire(&barrier, ExclusiveLock, false, false);
-	horizon = sequence_next();
+	horizon = es_log_sequence_next();
 	locks = GetLockStatusData();
 	for (i = 0; i < locks->nelements; i++)
 	{
@@ -269,80 +270,9 @@ es_log_horizon_internal(void)
 	return log_horizon();
 }
 
-/* What a read keeps: the event types and categories it is filtered by. */
-typedef struct LogFilter
-{
-	Datum		types;			/* text[], or 0: every type */
-	Datum		categories;		/* text[], or 0: every category */
-	int			ntypes;
-	text	  **type_list;		/* the types, detoasted, for the C check */
-} LogFilter;
-
-/*
- * Check a text[] filter argument: NULL (no filter) or a one-dimensional,
- * non-empty array of non-empty, non-null strings (categories: without
- * '-').  Fills *list / *n with the elements when asked.
- */
-static Datum
-check_filter(FunctionCallInfo fcinfo, int argno, const char *name,
-			 bool category, text ***list, int *n)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			count;
-	int			i;
-
-	if (list)
-		*list = NULL;
-	if (n)
-		*n = 0;
-	if (PG_ARGISNULL(argno))
-		return (Datum) 0;
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be a one-dimensional array", name)));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &count);
-	if (count == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be empty", name),
-				 errhint("Pass NULL to read every %s.",
-						 category ? "category" : "event type")));
-	if (list)
-		*list = palloc(sizeof(text *) * count);
-	for (i = 0; i < count; i++)
-	{
-		text	   *t;
-
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not contain nulls", name)));
-		t = DatumGetTextPP(elems[i]);
-		if (VARSIZE_ANY_EXHDR(t) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s must not contain an empty string", name)));
-		if (category && memchr(VARDATA_ANY(t), '-', VARSIZE_ANY_EXHDR(t)) != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("category \"%s\" contains \"-\"", text_to_cstring(t)),
-					 errdetail("A category is the part of a stream id before its first \"-\".")));
-		if (list)
-			(*list)[i] = t;
-	}
-	if (n)
-		*n = count;
-	return PointerGetDatum(arr);
-}
-
 /* Build a filter from stored text[] values (0: none). */
-static void
-filter_from_arrays(LogFilter *f, Datum types, Datum categories)
+void
+es_log_filter_from_arrays(EsLogFilter *f, Datum types, Datum categories)
 {
 	f->types = types;
 	f->categories = categories;
@@ -364,7 +294,7 @@ filter_from_arrays(LogFilter *f, Datum types, Datum categories)
 
 /* Does an (upcast) event type pass the filter? */
 static bool
-type_wanted(const LogFilter *f, Datum type)
+type_wanted(const EsLogFilter *f, Datum type)
 {
 	text	   *t = DatumGetTextPP(type);
 	Size		len = VARSIZE_ANY_EXHDR(t);
@@ -386,7 +316,7 @@ type_wanted(const LogFilter *f, Datum type)
 /*
  * Open a cursor over ES_EVENT_COLUMNS for the events with after < position
  * < bound, in position order, whose stored type is in types or may be
- * renamed by an upcaster (the caller checks the upcast type) and whose
+ * upcast to one of them (the caller checks the upcast type) and whose
  * category is in categories (NULL: no filter), under a snapshot taken now
  * -- after the caller computed bound, in every isolation level.  Inside
  * SPI, as the owner.
@@ -401,7 +331,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 
 	values[0] = Int64GetDatum(after);
 	values[1] = Int64GetDatum(bound);
-	values[2] = types;
+	values[2] = types == (Datum) 0 ? (Datum) 0 : es_upcast_stored_types(types);
 	nulls[2] = types == (Datum) 0 ? 'n' : ' ';
 	values[3] = categories;
 	nulls[3] = categories == (Datum) 0 ? 'n' : ' ';
@@ -413,8 +343,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
 										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
 										  " AND ($3 IS NULL"
-										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3)"
-										  " OR e.event_type IN (SELECT u.event_type FROM es.upcasters u))"
+										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3))"
 										  " AND ($4 IS NULL"
 										  " OR pg_catalog.split_part(e.stream_id, '-', 1)"
 										  " OPERATOR(pg_catalog.=) ANY ($4))"
@@ -433,12 +362,13 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
  * limit was reached, else horizon - 1.  Inside SPI, as the owner.
  *
  * Event types match the upcast type.  SQL keeps the rows whose stored type
- * is wanted or has an upcaster (the only rows upcasting may rename), and C
- * checks the upcast type: the same result as upcasting every row.
+ * may read as a wanted one, and C checks what each row reads as before
+ * upcasting it (es_upcast_final_type), so that only the upcasters of wanted
+ * events run: the same result as upcasting every row.
  */
-static int64
-log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
-		 Tuplestorestate *store, TupleDesc desc, int64 *through)
+int64
+es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
+			Tuplestorestate *store, TupleDesc desc, int64 *through)
 {
 	Portal		portal;
 	EsEventCursor cursor;
@@ -462,9 +392,15 @@ log_read(int64 after, int64 horizon, int64 max_count, const LogFilter *f,
 	while (!done && es_event_cursor_next(&cursor, row, rownulls))
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		text	   *final = es_upcast_final_type(row, rownulls);
+		bool		wanted = (final == NULL || type_wanted(f, PointerGetDatum(final)));
 
-		es_upcast_row(row, rownulls);
-		if (type_wanted(f, row[ES_COL_EVENT_TYPE]))
+		if (wanted)
+		{
+			es_upcast_row(row, rownulls);
+			wanted = type_wanted(f, row[ES_COL_EVENT_TYPE]);
+		}
+		if (wanted)
 		{
 			tuplestore_putvalues(store, desc, row, rownulls);
 			count++;
@@ -493,6 +429,7 @@ es_log_horizon(PG_FUNCTION_ARGS pg_attribute_unused())
 	EsUserSwitch save;
 	volatile int64 horizon = 0;
 
+	es_log_refuse_standby("es.log_horizon()");
 	es_become_owner(&save);
 	PG_TRY();
 	{
@@ -521,14 +458,10 @@ es_read_all(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int64		after;
 	int64		max_count;
-	LogFilter	f;
+	EsLogFilter f;
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("after must not be null"),
-				 errhint("Pass 0 to read from the beginning of the log.")));
+	es_check_not_null(fcinfo, 0, "after", "Pass 0 to read from the beginning of the log.");
 	after = PG_GETARG_INT64(0);
 	if (after < 0)
 		ereport(ERROR,
@@ -539,8 +472,11 @@ es_read_all(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_count must not be negative")));
-	f.types = check_filter(fcinfo, 2, "event_types", false, &f.type_list, &f.ntypes);
-	f.categories = check_filter(fcinfo, 3, "categories", true, NULL, NULL);
+	f.types = es_check_filter(fcinfo, 2, "event_types", false,
+							  "Pass NULL to read every event type.", &f.type_list, &f.ntypes);
+	f.categories = es_check_filter(fcinfo, 3, "categories", true,
+								   "Pass NULL to read every category.", NULL, NULL);
+	es_log_refuse_standby("es.read_all()");
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -551,7 +487,7 @@ es_read_all(PG_FUNCTION_ARGS)
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		(void) log_read(after, log_horizon(), max_count, &f,
+		(void) es_log_read(after, log_horizon(), max_count, &f,
 						rsinfo->setResult, rsinfo->setDesc, &through);
 		SPI_finish();
 	}
@@ -561,318 +497,4 @@ es_read_all(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	return (Datum) 0;
-}
-
-/* Check a subscription name argument; returns it detoasted. */
-static text *
-check_name(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *name;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("subscription name must not be null")));
-	name = PG_GETARG_TEXT_PP(argno);
-	if (VARSIZE_ANY_EXHDR(name) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("subscription name must not be empty")));
-	return name;
-}
-
-PG_FUNCTION_INFO_V1(es_create_subscription);
-
-/* es.create_subscription(name, event_types, categories) */
-Datum
-es_create_subscription(PG_FUNCTION_ARGS)
-{
-	static const Oid argtypes[] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, OIDOID};
-	text	   *name = check_name(fcinfo, 0);
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	Oid			caller = GetUserId();
-	EsUserSwitch save;
-
-	values[0] = PointerGetDatum(name);
-	values[1] = check_filter(fcinfo, 1, "event_types", false, NULL, NULL);
-	nulls[1] = values[1] == (Datum) 0 ? 'n' : ' ';
-	values[2] = check_filter(fcinfo, 2, "categories", true, NULL, NULL);
-	nulls[2] = values[2] == (Datum) 0 ? 'n' : ' ';
-	values[3] = ObjectIdGetDatum(caller);
-
-	es_become_owner(&save);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (es_run_plan(es_keep_plan(&plan_sub_insert,
-									 "INSERT INTO es.subscriptions_registry AS r"
-									 " (name, event_types, categories, position, owner)"
-									 " VALUES ($1, $2, $3, 0, $4::pg_catalog.regrole)"
-									 " ON CONFLICT (name) DO NOTHING RETURNING r.name",
-									 4, argtypes),
-						values, nulls, false, 0, SPI_OK_INSERT_RETURNING) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_DUPLICATE_OBJECT),
-					 errmsg("subscription \"%s\" already exists", text_to_cstring(name)),
-					 errhint("Drop it first with es.drop_subscription(), or choose another name.")));
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		es_restore_user(&save);
-	}
-	PG_END_TRY();
-	PG_RETURN_VOID();
-}
-
-/* A subscription's row, locked for the caller's transaction. */
-typedef struct Subscription
-{
-	int64		position;
-	Datum		types;			/* text[] copied out of SPI, or 0 */
-	Datum		categories;		/* text[] copied out of SPI, or 0 */
-} Subscription;
-
-/*
- * Lock a subscription's row (FOR UPDATE: waits for a concurrent poller to
- * end) and check that the caller may use it: its owner, a member of the
- * owner, or a superuser.  Inside SPI, as the owner.
- */
-static void
-lock_subscription(text *name, Oid caller, Subscription *s)
-{
-	static const Oid argtypes[] = {TEXTOID};
-	Datum		values[1];
-	HeapTuple	tup;
-	TupleDesc	desc;
-	bool		isnull;
-	Datum		d;
-
-	values[0] = PointerGetDatum(name);
-	if (es_run_plan(es_keep_plan(&plan_sub_lock,
-								 "SELECT r.position, r.event_types, r.categories,"
-								 " r.owner::pg_catalog.oid"
-								 " FROM es.subscriptions_registry r"
-								 " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
-								 1, argtypes),
-					values, NULL, false, 0, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("subscription \"%s\" does not exist", text_to_cstring(name))));
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
-	es_check_owner(DatumGetObjectId(SPI_getbinval(tup, desc, 4, &isnull)), caller,
-				   "subscription", text_to_cstring(name), "poll or drop");
-	s->position = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-	d = SPI_getbinval(tup, desc, 2, &isnull);
-	s->types = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
-	d = SPI_getbinval(tup, desc, 3, &isnull);
-	s->categories = isnull ? (Datum) 0 : SPI_datumTransfer(d, false, -1);
-}
-
-PG_FUNCTION_INFO_V1(es_drop_subscription);
-
-/* es.drop_subscription(name) */
-Datum
-es_drop_subscription(PG_FUNCTION_ARGS)
-{
-	static const Oid argtypes[] = {TEXTOID};
-	text	   *name = check_name(fcinfo, 0);
-	Oid			caller = GetUserId();
-	Datum		values[1];
-	EsUserSwitch save;
-
-	values[0] = PointerGetDatum(name);
-	es_become_owner(&save);
-	PG_TRY();
-	{
-		Subscription s;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		lock_subscription(name, caller, &s);
-		es_run_plan(es_keep_plan(&plan_sub_delete,
-								 "DELETE FROM es.subscriptions_registry r"
-								 " WHERE r.name OPERATOR(pg_catalog.=) $1",
-								 1, argtypes),
-					values, NULL, false, 0, SPI_OK_DELETE);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		es_restore_user(&save);
-	}
-	PG_END_TRY();
-	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(es_poll);
-
-/*
- * es.poll(name, max_count): the subscription's next events; its position
- * moves past them in the caller's transaction.
- */
-Datum
-es_poll(PG_FUNCTION_ARGS)
-{
-	static const Oid argtypes[] = {TEXTOID, INT8OID};
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	text	   *name = check_name(fcinfo, 0);
-	Oid			caller = GetUserId();
-	int32		max_count;
-	EsUserSwitch save;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = PG_GETARG_INT32(1);
-	if (max_count < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_count must not be negative")));
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	es_become_owner(&save);
-	PG_TRY();
-	{
-		Subscription s;
-		LogFilter	f;
-		int64		through;
-		Datum		values[2];
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		/* the row lock first: the horizon must be computed after it */
-		lock_subscription(name, caller, &s);
-		filter_from_arrays(&f, s.types, s.categories);
-		(void) log_read(s.position, log_horizon(), max_count, &f,
-						rsinfo->setResult, rsinfo->setDesc, &through);
-		if (through > s.position)
-		{
-			values[0] = PointerGetDatum(name);
-			values[1] = Int64GetDatum(through);
-			es_run_plan(es_keep_plan(&plan_sub_advance,
-									 "UPDATE es.subscriptions_registry r"
-									 " SET position = $2, acked_at = pg_catalog.now()"
-									 " WHERE r.name OPERATOR(pg_catalog.=) $1",
-									 2, argtypes),
-						values, NULL, false, 0, SPI_OK_UPDATE);
-		}
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		es_restore_user(&save);
-	}
-	PG_END_TRY();
-	return (Datum) 0;
-}
-
-/*
- * Does the log hold an event after the subscription's position that a poll
- * could return now?  Cheap first check: the sequence has moved past it.
- * Inside SPI, as the owner; unknown subscriptions and foreign ones raise.
- */
-static bool
-subscription_ready(text *name, Oid caller)
-{
-	static const Oid argtypes[] = {TEXTOID};
-	Datum		values[1];
-	bool		isnull;
-	int64		position;
-	Oid			owner;
-
-	values[0] = PointerGetDatum(name);
-	PushActiveSnapshot(GetLatestSnapshot());
-	if (es_run_plan(es_keep_plan(&plan_sub_position,
-								 "SELECT r.position, r.owner::pg_catalog.oid"
-								 " FROM es.subscriptions_registry r"
-								 " WHERE r.name OPERATOR(pg_catalog.=) $1",
-								 1, argtypes),
-					values, NULL, true, 0, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("subscription \"%s\" does not exist", text_to_cstring(name))));
-	position = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 2, &isnull));
-	PopActiveSnapshot();
-	es_check_owner(owner, caller, "subscription", text_to_cstring(name), "poll or drop");
-	if (sequence_next() <= position + 1)
-		return false;
-	return log_horizon() > position + 1;
-}
-
-/* subscription_ready as the owner, in its own SPI connection. */
-static bool
-check_ready(text *name, Oid caller)
-{
-	EsUserSwitch save;
-	volatile bool ready = false;
-
-	es_become_owner(&save);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		ready = subscription_ready(name, caller);
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		es_restore_user(&save);
-	}
-	PG_END_TRY();
-	return ready;
-}
-
-PG_FUNCTION_INFO_V1(es_wait);
-
-/*
- * es.wait(name, timeout_ms): wait in the server until the subscription's
- * next poll would find committed events past its position (true), or the
- * timeout passes (false).  Looks at the log every WAIT_INTERVAL_MS; no
- * NOTIFY, so appenders pay nothing.
- */
-Datum
-es_wait(PG_FUNCTION_ARGS)
-{
-	text	   *name = check_name(fcinfo, 0);
-	Oid			caller = GetUserId();
-	int32		timeout_ms;
-	TimestampTz deadline;
-	bool		ready = false;
-
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("timeout_ms must not be null")));
-	timeout_ms = PG_GETARG_INT32(1);
-	if (timeout_ms < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("timeout_ms must not be negative")));
-	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
-
-	for (;;)
-	{
-		long		left;
-
-		ready = check_ready(name, caller);
-		if (ready)
-			break;
-		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 Min(left, WAIT_INTERVAL_MS), PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-		CHECK_FOR_INTERRUPTS();
-	}
-	PG_RETURN_BOOL(ready);
 }

@@ -1,10 +1,14 @@
 /*
  * projection.c
- *	  Projections: read models kept current by user handlers.
+ *	  Projections: read models kept current by user handlers.  Inline
+ *	  projections (the trigger), es.create_projection, es.drop_projection,
+ *	  es.rebuild_projection, and what async projections (projection_async.c)
+ *	  share with them: the registry's rows, handler calls, type filters.
  *
  * A projection is a row of es.projections_registry: a name, a handler
- * function (event es.events) RETURNS void, an optional event-type filter
- * and the read-model tables it maintains.  The machinery is part of the
+ * function (event es.events) RETURNS void, an optional event-type filter,
+ * the read-model tables it maintains, its registrant (owner) and the
+ * settings captured when it was created.  The machinery is part of the
  * install script, never created at run time (pg_dump would not keep it):
  *
  *	 events_projections   AFTER INSERT ON es.events FOR EACH ROW
@@ -18,24 +22,53 @@
  * read models a second time, and a store without projections pays one
  * cached check per event.
  *
- * The registry is cached per backend in CacheMemoryContext, with an
- * FmgrInfo per handler: an event costs no SQL parsing.  The cache is
- * dropped on a relcache invalidation of the registry (which create and
- * drop send themselves: DML sends none) and on any change to pg_proc (a
- * handler replaced or dropped); it is re-read with the latest snapshot, so
- * an appender that waited for a concurrent es.create_projection sees it.
+ * Identity.  A handler runs as the projection's registrant, with the
+ * settings captured at es.create_projection (es_become_registrant), never
+ * as the appender nor as whoever runs a back-fill, a rebuild or
+ * es.run_projections: an appender feeds read models it has no privileges
+ * on, and its settings cannot change what the handler does.  The switch is
+ * made once per trigger firing per projection, and once per batch of
+ * events in the back-fill, a rebuild and async runs (EsHandlerBatch); the
+ * events are read and upcast as the extension's owner in between.  A
+ * projection's tables must be owned by its registrant (checked at
+ * creation, when the trigger locks them, and by a rebuild, which empties
+ * them as the registrant), and may not be system catalogs or another
+ * extension's tables.
  *
- * Concurrency.  es.create_projection takes a SHARE lock on es.events: it
- * waits for appenders in flight and holds new ones off until it commits,
- * then back-fills from every committed event (latest snapshot, taken after
- * the lock).  Before calling a handler the trigger takes ROW EXCLUSIVE
- * locks on the projection's tables; es.rebuild_projection empties them
- * with TRUNCATE (ACCESS EXCLUSIVE, as the caller), so an append that fires
- * the projection either committed before the rebuild took its lock (and
- * is replayed: the replay reads with a snapshot taken after the lock, in
- * every isolation level) or waits for the rebuild to commit and then
- * applies its event on top.  Appends that do not fire the projection never
- * wait.
+ * The registry is cached per backend, with each handler resolved (and its
+ * signature and the registrant's EXECUTE privilege checked) when it is
+ * first called, in the entry's memory context: an event costs no SQL
+ * parsing.  The cache discipline: it is filled with the latest snapshot
+ * (not the transaction's: a REPEATABLE READ transaction sees a projection
+ * created after it began), in a context of its own that becomes the cache
+ * only once complete (a failed fill leaves nothing behind and is retried
+ * by the next call); it is dropped on a relcache invalidation of the
+ * registry (which create and drop send themselves: DML sends none) and on
+ * any change to pg_proc (a handler replaced, dropped, its privileges
+ * changed), and a handler resolved before an invalidation is resolved
+ * again before its next call even by a firing that still holds the old
+ * cache.  Filling never raises for what a restore or a manual edit may
+ * leave in a row (a NULL in event_types matches nothing, a NULL table is
+ * skipped, a handler that is missing or has another signature is found
+ * when the projection runs): such errors name the projection and affect
+ * only appends of the event types it handles.
+ *
+ * Concurrency.  es.create_projection and es.drop_projection of an inline
+ * projection take a SHARE lock on es.events: they wait for appenders in
+ * flight and hold new ones off until they commit, so every event is
+ * applied by exactly the projections registered when it committed.  The
+ * back-fill reads every committed event with the latest snapshot, taken
+ * after the lock.  Before calling a handler the trigger takes ROW
+ * EXCLUSIVE locks on the projection's tables; es.rebuild_projection empties
+ * them with TRUNCATE (ACCESS EXCLUSIVE, as the registrant), so an append
+ * that fires the projection either committed before the rebuild took its
+ * lock (and is replayed: the replay reads with a snapshot taken after the
+ * lock, in every isolation level) or waits for the rebuild to commit and
+ * then applies its event on top.  Appends that do not fire the projection
+ * never wait.  Ownership is checked where it cannot be raced: creation
+ * inserts with ON CONFLICT DO NOTHING (a concurrent creator of the same
+ * name waits for the first and then fails), drop and rebuild check the
+ * owner of the row they hold locked FOR UPDATE.
  */
 #include "postgres.h"
 
@@ -43,11 +76,16 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "funcapi.h"
@@ -64,16 +102,15 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
-#include "utils/uuid.h"
 
 #include "event_sourcing.h"
 #include "catalog.h"
-#include "log.h"
+#include "check.h"
 #include "projection.h"
 #include "read.h"
 #include "upcast.h"
 
-/* Rows fetched from the history cursor at a time (back-fill, rebuild). */
+/* Rows fetched from the history cursor, and events per handler batch. */
 #define REPLAY_BATCH 1000
 
 /* Columns of es.projections_registry (1-based attribute numbers). */
@@ -85,6 +122,7 @@ enum
 	REG_ASYNC,
 	REG_TABLES,
 	REG_OWNER,
+	REG_SETTINGS,
 	REG_CREATED_AT,
 	REG_POSITION,
 	REG_APPLIED_AT,
@@ -95,20 +133,6 @@ enum
 	REG_ERROR_AT,
 	REG_NATTS = REG_ERROR_AT
 };
-
-/* One projection, as the trigger and the replay need it. */
-typedef struct EsProjection
-{
-	char	   *name;
-	char	   *handler_name;	/* qualified signature, as stored */
-	Oid			handler;		/* InvalidOid: the function is gone */
-	FmgrInfo	flinfo;			/* valid when handler is */
-	int			ntypes;			/* -1: every event type */
-	char	  **types;
-	int		   *type_lens;
-	int			ntables;
-	Oid		   *tables;
-} EsProjection;
 
 /* The inline projections, in name order, in a context of their own. */
 typedef struct EsProjectionCache
@@ -121,7 +145,13 @@ typedef struct EsProjectionCache
 
 static EsProjectionCache *cache = NULL;
 static bool cache_valid = false;
-static uint64 inval_count = 0;
+
+/*
+ * Counts invalidations of the registry or of any function; a handler
+ * resolved at an earlier count is resolved again before its next call.
+ * Starts at 1: 0 means "never resolved".
+ */
+static uint64 inval_count = 1;
 static Oid	registry_relid = InvalidOid;
 
 /*
@@ -136,8 +166,6 @@ static SPIPlanPtr plan_insert = NULL;
 static SPIPlanPtr plan_lookup = NULL;
 static SPIPlanPtr plan_delete = NULL;
 static SPIPlanPtr plan_restart = NULL;
-static SPIPlanPtr plan_async_lock = NULL;
-static SPIPlanPtr plan_async_done = NULL;
 
 /* Forget the registry when it (or every relation) is invalidated. */
 static void
@@ -168,27 +196,16 @@ es_projection_init(void)
 	CacheRegisterSyscacheCallback(PROCOID, projection_proc_callback, (Datum) 0);
 }
 
-/* Resolve a stored handler signature; InvalidOid when it names nothing. */
-static Oid
-resolve_handler(const char *signature)
-{
-	LOCAL_FCINFO(fcinfo, 1);
-	Datum		result;
-
-	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = CStringGetTextDatum(signature);
-	fcinfo->args[0].isnull = false;
-	result = to_regprocedure(fcinfo);
-	return fcinfo->isnull ? InvalidOid : DatumGetObjectId(result);
-}
-
 /*
  * Fill a projection from registry values; everything is allocated in the
- * current memory context.
+ * current memory context.  Raises nothing for odd contents (see the
+ * header comment): NULL elements of event_types match no type, NULL
+ * tables are skipped, the handler is resolved when first called.
  */
-static void
-fill_projection(EsProjection *p, Datum name, Datum handler,
-				Datum types, bool types_isnull, Datum tables)
+void
+es_fill_projection(EsProjection *p, Datum name, Datum handler,
+				   Datum types, bool types_isnull, Datum tables,
+				   Oid owner, Datum settings, bool settings_isnull)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -196,11 +213,15 @@ fill_projection(EsProjection *p, Datum name, Datum handler,
 	int			n;
 	int			i;
 
+	p->cxt = CurrentMemoryContext;
 	p->name = TextDatumGetCString(name);
+	p->what = psprintf("projection \"%s\"", p->name);
 	p->handler_name = TextDatumGetCString(handler);
-	p->handler = resolve_handler(p->handler_name);
-	if (OidIsValid(p->handler))
-		fmgr_info_cxt(p->handler, &p->flinfo, CurrentMemoryContext);
+	p->owner = owner;
+	p->settings = settings_isnull ? (Datum) 0 :
+		PointerGetDatum(DatumGetArrayTypePCopy(settings));
+	p->resolved_at = 0;
+	p->flinfo = NULL;
 
 	p->ntypes = -1;
 	p->types = NULL;
@@ -215,8 +236,15 @@ fill_projection(EsProjection *p, Datum name, Datum handler,
 		p->type_lens = palloc(sizeof(int) * Max(n, 1));
 		for (i = 0; i < n; i++)
 		{
-			text	   *t = DatumGetTextPP(elems[i]);
+			text	   *t;
 
+			if (elem_nulls[i])
+			{
+				p->types[i] = NULL; /* as in SQL: NULL equals no type */
+				p->type_lens[i] = -1;
+				continue;
+			}
+			t = DatumGetTextPP(elems[i]);
 			p->type_lens[i] = VARSIZE_ANY_EXHDR(t);
 			p->types[i] = palloc(p->type_lens[i] + 1);
 			memcpy(p->types[i], VARDATA_ANY(t), p->type_lens[i]);
@@ -227,10 +255,11 @@ fill_projection(EsProjection *p, Datum name, Datum handler,
 	arr = DatumGetArrayTypeP(tables);
 	deconstruct_array(arr, REGCLASSOID, sizeof(Oid), true, TYPALIGN_INT,
 					  &elems, &elem_nulls, &n);
-	p->ntables = n;
+	p->ntables = 0;
 	p->tables = palloc(sizeof(Oid) * Max(n, 1));
 	for (i = 0; i < n; i++)
-		p->tables[i] = DatumGetObjectId(elems[i]);
+		if (!elem_nulls[i] && OidIsValid(DatumGetObjectId(elems[i])))
+			p->tables[p->ntables++] = DatumGetObjectId(elems[i]);
 }
 
 /* Order projections by name. */
@@ -241,11 +270,15 @@ projection_cmp(const void *a, const void *b)
 				  ((const EsProjection *) b)->name);
 }
 
-/* Read the inline projections from the registry, with the latest snapshot. */
+/*
+ * Read the inline projections from the registry, with the latest snapshot,
+ * into a new context that becomes a child of CacheMemoryContext only when
+ * the fill is complete: a fill that fails leaves nothing behind.
+ */
 static EsProjectionCache *
 load_cache(void)
 {
-	MemoryContext cxt = AllocSetContextCreate(CacheMemoryContext,
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "event_sourcing projections",
 											  ALLOCSET_SMALL_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -272,19 +305,25 @@ load_cache(void)
 			Datum		values[REG_NATTS];
 			bool		nulls[REG_NATTS];
 
+			CHECK_FOR_INTERRUPTS();
 			heap_deform_tuple(tup, desc, values, nulls);
-			if (DatumGetBool(values[REG_ASYNC - 1]))
-				continue;		/* caught up elsewhere, never inline */
+			/* async ones are caught up elsewhere; NOT NULL columns checked */
+			if (nulls[REG_ASYNC - 1] || DatumGetBool(values[REG_ASYNC - 1]) ||
+				nulls[REG_NAME - 1] || nulls[REG_HANDLER - 1] ||
+				nulls[REG_TABLES - 1] || nulls[REG_OWNER - 1])
+				continue;
 			if (c->nprojections == allocated)
 			{
 				allocated *= 2;
 				c->projections = repalloc(c->projections,
 										  sizeof(EsProjection) * allocated);
 			}
-			fill_projection(&c->projections[c->nprojections++],
-							values[REG_NAME - 1], values[REG_HANDLER - 1],
-							values[REG_EVENT_TYPES - 1], nulls[REG_EVENT_TYPES - 1],
-							values[REG_TABLES - 1]);
+			es_fill_projection(&c->projections[c->nprojections++],
+							   values[REG_NAME - 1], values[REG_HANDLER - 1],
+							   values[REG_EVENT_TYPES - 1], nulls[REG_EVENT_TYPES - 1],
+							   values[REG_TABLES - 1],
+							   DatumGetObjectId(values[REG_OWNER - 1]),
+							   values[REG_SETTINGS - 1], nulls[REG_SETTINGS - 1]);
 		}
 		table_endscan(scan);
 		UnregisterSnapshot(snapshot);
@@ -293,6 +332,7 @@ load_cache(void)
 			  projection_cmp);
 	}
 	MemoryContextSwitchTo(old);
+	MemoryContextSetParent(cxt, CacheMemoryContext);
 	return c;
 }
 
@@ -327,8 +367,8 @@ row_is_appended(void)
 }
 
 /* Does the projection handle this (upcast) event type? */
-static bool
-projection_matches(const EsProjection *p, text *event_type)
+bool
+es_projection_matches(const EsProjection *p, text *event_type)
 {
 	const char *s = VARDATA_ANY(event_type);
 	int			len = VARSIZE_ANY_EXHDR(event_type);
@@ -340,6 +380,130 @@ projection_matches(const EsProjection *p, text *event_type)
 		if (p->type_lens[i] == len && memcmp(p->types[i], s, len) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * Check that a function can be a handler run as role: a plain function
+ * taking exactly one es.events and returning void, which role may
+ * execute.  projection is NULL at creation (role is the creator); when a
+ * registered handler is resolved again it names the projection.
+ */
+static void
+check_handler(Oid handler, Oid role, const char *projection)
+{
+	Oid			events_type = es_events_type();
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
+	Form_pg_proc proc;
+	char	   *name;
+	const char *hint;
+	AclResult	aclresult;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function with OID %u does not exist", handler)));
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	name = projection == NULL ? format_procedure(handler) :
+		psprintf("handler %s of projection \"%s\"", format_procedure(handler), projection);
+	hint = projection == NULL ?
+		"A handler is a function (event es.events) RETURNS void." :
+		"Create the function again as (event es.events) RETURNS void, or drop the projection with es.drop_projection().";
+	if (proc->prokind != PROKIND_FUNCTION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s is not a function", name),
+				 errdetail("It is %s.",
+						   proc->prokind == PROKIND_PROCEDURE ? "a procedure" :
+						   proc->prokind == PROKIND_AGGREGATE ? "an aggregate function" :
+						   proc->prokind == PROKIND_WINDOW ? "a window function" :
+						   "not a plain function"),
+				 errhint("%s", hint)));
+	if (proc->pronargs != 1 || proc->proargtypes.values[0] != events_type)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("%s%s must take exactly one argument, of type es.events",
+						projection == NULL ? "function " : "", name),
+				 errhint("%s", hint)));
+	if (proc->prorettype != VOIDOID || proc->proretset)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("%s%s must return type void",
+						projection == NULL ? "function " : "", name),
+				 errhint("%s", hint)));
+	ReleaseSysCache(tup);
+
+	aclresult = pg_proc_aclcheck(handler, role, ACL_EXECUTE);
+	if (aclresult != ACLCHECK_OK)
+	{
+		if (projection == NULL)
+			aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for %s", name),
+				 errdetail("The handler runs as role \"%s\", which may not execute it.",
+						   GetUserNameFromId(role, true) ? GetUserNameFromId(role, true) : "?"),
+				 errhint("Grant EXECUTE on the function to that role, or drop the projection with es.drop_projection().")));
+	}
+}
+
+/*
+ * Resolve a projection's stored handler signature, check it, and keep a
+ * function handle in the projection's context.  Called before the first
+ * call and again after any invalidation (a function dropped and created
+ * again with another return type must not be called as a handler).
+ */
+static void
+resolve_handler(EsProjection *p)
+{
+	uint64		start = inval_count;
+	LOCAL_FCINFO(fcinfo, 1);
+	Datum		result;
+	Oid			handler;
+	FmgrInfo   *flinfo;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 1, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = CStringGetTextDatum(p->handler_name);
+	fcinfo->args[0].isnull = false;
+	result = to_regprocedure(fcinfo);
+	handler = fcinfo->isnull ? InvalidOid : DatumGetObjectId(result);
+	if (!OidIsValid(handler))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("handler %s of projection \"%s\" does not exist",
+						p->handler_name, p->name),
+				 errhint("Create the function again, or drop the projection with es.drop_projection().")));
+	check_handler(handler, p->owner, p->name);
+	/* a new handle: an outer call of the same projection may use the old one */
+	flinfo = MemoryContextAllocZero(p->cxt, sizeof(FmgrInfo));
+	fmgr_info_cxt(handler, flinfo, p->cxt);
+	p->flinfo = flinfo;
+	p->resolved_at = start;
+}
+
+/* Error context: switching to a projection's registrant and settings. */
+static void
+switch_error_callback(void *arg)
+{
+	errcontext("switching to the owner and settings of projection \"%s\"",
+			   ((const EsProjection *) arg)->name);
+}
+
+/*
+ * Become the projection's registrant, with its captured settings (not
+ * restricted: handlers write read models); errors name the projection.
+ * Undo with es_restore_identity.
+ */
+static void
+become_registrant(const EsProjection *p, EsIdentitySave *save)
+{
+	ErrorContextCallback errcb;
+
+	errcb.callback = switch_error_callback;
+	errcb.arg = (void *) p;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	es_become_registrant(p->owner, p->settings, false, p->what, save);
+	error_context_stack = errcb.previous;
 }
 
 /* What an error context needs to name the projection and the event. */
@@ -365,26 +529,19 @@ handler_error_callback(void *arg)
 }
 
 /*
- * Call a projection's handler with one event (values already upcast) as
- * the caller of the current owner switch.  Errors surface unchanged, with
- * a context line naming the projection and the event.
+ * Call a projection's handler with one event (values already upcast; event
+ * the same row as a composite datum), resolving the handler first if
+ * needed.  The caller has switched to the projection's registrant.  Errors
+ * surface unchanged, with a context line naming the projection and the
+ * event.
  */
 static void
-call_handler(const EsProjection *p, Datum event, const Datum *values, bool replay)
+call_handler(EsProjection *p, Datum event, const Datum *values, bool replay)
 {
 	LOCAL_FCINFO(fcinfo, 1);
 	ErrorContextCallback errcb;
 	HandlerContext hc;
 	EsUserSwitch *saved_handler_switch = handler_switch;
-	Oid			saved_userid;
-	int			saved_sec_context;
-
-	if (!OidIsValid(p->handler))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("handler %s of projection \"%s\" does not exist",
-						p->handler_name, p->name),
-				 errhint("Create the function again, or drop the projection with es.drop_projection().")));
 
 	hc.projection = p;
 	hc.values = values;
@@ -394,13 +551,14 @@ call_handler(const EsProjection *p, Datum event, const Datum *values, bool repla
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	InitFunctionCallInfoData(*fcinfo, (FmgrInfo *) &p->flinfo, 1, InvalidOid,
-							 NULL, NULL);
+	if (p->resolved_at != inval_count)
+		resolve_handler(p);
+
+	InitFunctionCallInfoData(*fcinfo, p->flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = event;
 	fcinfo->args[0].isnull = false;
 
 	handler_switch = es_current_switch();
-	es_become_caller(&saved_userid, &saved_sec_context);
 	PG_TRY();
 	{
 		(void) FunctionCallInvoke(fcinfo);
@@ -410,9 +568,159 @@ call_handler(const EsProjection *p, Datum event, const Datum *values, bool repla
 		handler_switch = saved_handler_switch;
 	}
 	PG_END_TRY();
-	es_restore_caller(saved_userid, saved_sec_context);
 
 	error_context_stack = errcb.previous;
+}
+
+/*
+ * Why a table cannot be one of a projection's tables run as role, or NULL
+ * when it can: system catalogs and what initdb created, tables of an
+ * extension (this one's included), and tables role does not own (as a
+ * member of the owner or a superuser).  full: also look for an extension
+ * (a pg_depend scan: at creation and rebuild, not per event).
+ */
+static const char *
+table_refusal(Oid relid, Oid relowner, Oid relnamespace, Oid role, bool full)
+{
+	if (relid < FirstNormalObjectId || IsCatalogRelationOid(relid) ||
+		relnamespace == PG_CATALOG_NAMESPACE || IsToastNamespace(relnamespace))
+		return "It is a system table.";
+	if (full)
+	{
+		Oid			ext = getExtensionOfObject(RelationRelationId, relid);
+
+		if (OidIsValid(ext))
+			return psprintf("It belongs to extension \"%s\".", get_extension_name(ext));
+	}
+	if (!has_privs_of_role(role, relowner))
+		return psprintf("Its owner is role \"%s\"; a projection's tables must be owned by the role that creates it.",
+						GetUserNameFromId(relowner, true) ? GetUserNameFromId(relowner, true) : "?");
+	return NULL;
+}
+
+/*
+ * Refuse (42501) a table that cannot be one of a projection's tables run
+ * as role (table_refusal); projection: its name, or NULL at creation.
+ * Returns false when the table no longer exists.
+ */
+static bool
+check_table(Oid relid, Oid role, const char *projection, bool full)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	const char *refusal;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	form = (Form_pg_class) GETSTRUCT(tup);
+	refusal = table_refusal(relid, form->relowner, form->relnamespace, role, full);
+	if (refusal != NULL)
+	{
+		char	   *relname = pstrdup(NameStr(form->relname));
+
+		ReleaseSysCache(tup);
+		if (projection == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("table \"%s\" cannot be a projection's table", relname),
+					 errdetail_internal("%s", refusal),
+					 errhint("A projection's tables are the tables its handler maintains, owned by the role that creates it.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("table \"%s\" of projection \"%s\" cannot be written as role \"%s\"",
+						relname, projection,
+						GetUserNameFromId(role, true) ? GetUserNameFromId(role, true) : "?"),
+				 errdetail_internal("%s", refusal),
+				 errhint("Give the table back to the projection's owner, or drop the projection and create it again.")));
+	}
+	ReleaseSysCache(tup);
+	return true;
+}
+
+/*
+ * Lock a projection's tables ROW EXCLUSIVE before its handler runs (a
+ * rebuild of it holds these off until it commits), as its registrant,
+ * after checking the registrant still owns them.  Dropped tables are
+ * skipped: there is nothing to lock.
+ */
+static void
+lock_tables(const EsProjection *p)
+{
+	int			t;
+
+	for (t = 0; t < p->ntables; t++)
+		if (check_table(p->tables[t], p->owner, p->name, false))
+			LockRelationOid(p->tables[t], RowExclusiveLock);
+}
+
+/* Start a batch of events for one projection's handler. */
+void
+es_batch_init(EsHandlerBatch *b, const EsProjection *p, TupleDesc desc, int max,
+			  bool replay)
+{
+	b->projection = p;
+	b->desc = desc;
+	b->replay = replay;
+	b->cxt = AllocSetContextCreate(CurrentMemoryContext, "es handler batch",
+								   ALLOCSET_DEFAULT_SIZES);
+	b->n = 0;
+	b->max = max;
+	b->tuples = MemoryContextAlloc(b->cxt, sizeof(HeapTuple) * max);
+	b->before_call = NULL;
+	b->before_call_arg = NULL;
+}
+
+/* Add an (upcast) event to the batch; true when it is full. */
+bool
+es_batch_add(EsHandlerBatch *b, const Datum *values, const bool *nulls)
+{
+	MemoryContext old = MemoryContextSwitchTo(b->cxt);
+
+	b->tuples[b->n++] = heap_form_tuple(b->desc, (Datum *) values, (bool *) nulls);
+	MemoryContextSwitchTo(old);
+	return b->n == b->max;
+}
+
+/*
+ * Pass the batch's events to the handler, in order, under one switch to the
+ * projection's registrant and its settings; then empty the batch.  An
+ * error needs no cleanup here: (sub)transaction abort restores the
+ * identity and the settings.
+ */
+void
+es_batch_flush(EsHandlerBatch *b)
+{
+	EsProjection *p = (EsProjection *) b->projection;
+	MemoryContext old;
+	EsIdentitySave id;
+	Datum		values[ES_EVENT_NATTS];
+	bool		nulls[ES_EVENT_NATTS];
+	int			i;
+
+	if (b->n == 0)
+		return;
+	old = MemoryContextSwitchTo(b->cxt);
+	become_registrant(p, &id);
+	for (i = 0; i < b->n; i++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		heap_deform_tuple(b->tuples[i], b->desc, values, nulls);
+		if (b->before_call != NULL)
+			b->before_call(b->before_call_arg, values);
+		call_handler(p, HeapTupleGetDatum(b->tuples[i]), values, b->replay);
+	}
+	es_restore_identity(&id);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(b->cxt);
+	b->n = 0;
+	b->tuples = MemoryContextAlloc(b->cxt, sizeof(HeapTuple) * b->max);
+}
+
+/* Free a batch's memory (flush it first). */
+void
+es_batch_free(EsHandlerBatch *b)
+{
+	MemoryContextDelete(b->cxt);
 }
 
 PG_FUNCTION_INFO_V1(es_projections_wanted);
@@ -433,8 +741,8 @@ PG_FUNCTION_INFO_V1(es_projections_trigger);
 
 /*
  * Trigger function: pass an event that es.append wrote to every inline
- * projection whose filter matches its (upcast) type.  Runs in the trigger
- * manager's per-row memory context.
+ * projection whose filter matches its (upcast) type, each as its
+ * registrant.  Runs in the trigger machinery's per-event memory context.
  */
 Datum
 es_projections_trigger(PG_FUNCTION_ARGS)
@@ -467,6 +775,17 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	heap_deform_tuple(trigdata->tg_trigtuple, desc, values, nulls);
+	/* upcast only an event that some projection wants (see upcast.h) */
+	{
+		text	   *final = es_upcast_final_type(values, nulls);
+		int			i;
+
+		for (i = 0; final != NULL && i < c->nprojections; i++)
+			if (es_projection_matches(&c->projections[i], final))
+				break;
+		if (final != NULL && i == c->nprojections)
+			return PointerGetDatum(NULL);
+	}
 	es_upcast_row(values, nulls);
 
 	c->refcount++;
@@ -478,16 +797,17 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 		for (i = 0; i < c->nprojections; i++)
 		{
 			EsProjection *p = &c->projections[i];
-			int			t;
+			EsIdentitySave id;
 
-			if (!projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+			if (!es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
 				continue;
-			/* a rebuild of this projection holds these off until it commits */
-			for (t = 0; t < p->ntables; t++)
-				LockRelationOid(p->tables[t], RowExclusiveLock);
 			if (event == (Datum) 0)
 				event = HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+			/* one switch per firing per projection: its tables and handler */
+			become_registrant(p, &id);
+			lock_tables(p);
 			call_handler(p, event, values, false);
+			es_restore_identity(&id);
 		}
 	}
 	PG_FINALLY();
@@ -503,14 +823,14 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 
 /*
  * Pass every committed event, in global order, through a projection's
- * handler (as the caller).  Must run inside SPI as the owner, after the
- * lock that keeps concurrent appends of interest out: the history is read
- * with a snapshot taken now, in every isolation level, so an append that
- * committed while we waited for the lock is replayed.  Returns the number
- * of events passed to the handler.
+ * handler, in batches run as its registrant.  Must run inside SPI as the
+ * owner, after the lock that keeps concurrent appends of interest out: the
+ * history is read with a snapshot taken now, in every isolation level, so
+ * an append that committed while we waited for the lock is replayed.
+ * Returns the number of events passed to the handler.
  */
 static int64
-replay_history(const EsProjection *p)
+replay_history(EsProjection *p)
 {
 	Relation	events = table_open(es_relid("events", false), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(events);
@@ -520,6 +840,7 @@ replay_history(const EsProjection *p)
 	SPIPlanPtr	plan;
 	Portal		portal;
 	EsEventCursor cursor;
+	EsHandlerBatch batch;
 	Datum		values[ES_EVENT_NATTS];
 	bool		nulls[ES_EVENT_NATTS];
 	int64		replayed = 0;
@@ -537,137 +858,48 @@ replay_history(const EsProjection *p)
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, true);
 	PopActiveSnapshot();
 
+	es_batch_init(&batch, p, desc, REPLAY_BATCH, true);
 	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
 	while (es_event_cursor_next(&cursor, values, nulls))
 	{
 		MemoryContext old = MemoryContextSwitchTo(row_cxt);
+		bool		full = false;
+		text	   *final;
+		bool		wanted;
 
-		es_upcast_row(values, nulls);
-		if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
+		/* upcast only what the projection may want (see upcast.h) */
+		final = es_upcast_final_type(values, nulls);
+		wanted = final == NULL || es_projection_matches(p, final);
+		if (wanted)
 		{
-			call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)),
-						 values, true);
+			es_upcast_row(values, nulls);
+			wanted = es_projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE]));
+		}
+		if (wanted)
+		{
+			full = es_batch_add(&batch, values, nulls);
 			replayed++;
 		}
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(row_cxt);
+		if (full)
+			es_batch_flush(&batch);
 	}
+	es_batch_flush(&batch);
+	es_batch_free(&batch);
 	es_event_cursor_close(&cursor);
 	MemoryContextDelete(row_cxt);
 	table_close(events, NoLock);
 	return replayed;
 }
 
-/* Check the projection name argument. */
-static text *
-check_name(FunctionCallInfo fcinfo)
-{
-	text	   *name;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("projection name must not be null")));
-	name = PG_GETARG_TEXT_PP(0);
-	if (VARSIZE_ANY_EXHDR(name) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("projection name must not be empty")));
-	return name;
-}
-
-/*
- * Check that a function can be a handler: a plain function taking exactly
- * one es.events and returning void, which the caller may execute.
- */
-static void
-check_handler(Oid handler)
-{
-	Oid			events_type = get_rel_type_id(es_relid("events", false));
-	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(handler));
-	Form_pg_proc proc;
-	char	   *name;
-	AclResult	aclresult;
-
-	if (!HeapTupleIsValid(tup))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_FUNCTION),
-				 errmsg("function with OID %u does not exist", handler)));
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	name = format_procedure(handler);
-	if (proc->prokind != PROKIND_FUNCTION)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s is not a function", name),
-				 errdetail("It is %s.",
-						   proc->prokind == PROKIND_PROCEDURE ? "a procedure" :
-						   proc->prokind == PROKIND_AGGREGATE ? "an aggregate function" :
-						   proc->prokind == PROKIND_WINDOW ? "a window function" :
-						   "not a plain function"),
-				 errhint("A handler is a function (event es.events) RETURNS void.")));
-	if (proc->pronargs != 1 || proc->proargtypes.values[0] != events_type)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("function %s must take exactly one argument, of type es.events", name),
-				 errhint("A handler is a function (event es.events) RETURNS void.")));
-	if (proc->prorettype != VOIDOID || proc->proretset)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("function %s must return type void", name),
-				 errhint("A handler is a function (event es.events) RETURNS void.")));
-	ReleaseSysCache(tup);
-
-	aclresult = pg_proc_aclcheck(handler, GetUserId(), ACL_EXECUTE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FUNCTION, get_func_name(handler));
-}
-
-/*
- * Check the event_types argument: NULL (every type) or a one-dimensional,
- * non-empty array of non-empty, non-null strings.
- */
-static void
-check_event_types(FunctionCallInfo fcinfo, int argno)
-{
-	ArrayType  *arr;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int			i;
-
-	if (PG_ARGISNULL(argno))
-		return;
-	arr = PG_GETARG_ARRAYTYPE_P(argno);
-	if (ARR_NDIM(arr) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_types must be a one-dimensional array")));
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &elem_nulls, &n);
-	if (n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_types must not be empty"),
-				 errhint("Pass NULL to handle every event type.")));
-	for (i = 0; i < n; i++)
-	{
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("event_types must not contain nulls")));
-		if (VARSIZE_ANY_EXHDR(DatumGetTextPP(elems[i])) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("event_types must not contain an empty string")));
-	}
-}
-
 /*
  * Check the tables argument and return it as a regclass[] (empty for
- * NULL): permanent or unlogged tables, each named once.
+ * NULL): permanent or unlogged tables that the registrant owns, no
+ * system or extension tables, each named once.
  */
 static Datum
-check_tables(FunctionCallInfo fcinfo, int argno)
+check_tables(FunctionCallInfo fcinfo, int argno, Oid registrant)
 {
 	ArrayType  *arr;
 	Datum	   *elems;
@@ -710,6 +942,7 @@ check_tables(FunctionCallInfo fcinfo, int argno)
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("\"%s\" is a temporary table", get_rel_name(relid)),
 					 errdetail("A projection outlives the session that creates it; its tables must too.")));
+		(void) check_table(relid, registrant, NULL, true);
 		for (j = 0; j < i; j++)
 			if (DatumGetObjectId(elems[j]) == relid)
 				ereport(ERROR,
@@ -724,36 +957,33 @@ PG_FUNCTION_INFO_V1(es_create_projection);
 
 /*
  * es.create_projection(name, handler, event_types, async, tables):
- * register a projection; an inline one is back-filled from the history now,
- * an async one starts at the beginning of the log (es.run_projections).
+ * register a projection, run as the caller (its registrant) with the
+ * caller's settings, captured now; an inline one is back-filled from the
+ * history now, an async one starts at the beginning of the log
+ * (es.run_projections).
  */
 Datum
 es_create_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID, TEXTOID, TEXTARRAYOID,
-	REGCLASSARRAYOID, OIDOID, BOOLOID};
-	text	   *name = check_name(fcinfo);
+	REGCLASSARRAYOID, OIDOID, BOOLOID, TEXTARRAYOID};
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			handler;
 	Datum		tables;
 	bool		async;
 	Oid			caller = GetUserId();
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("handler must not be null")));
+	es_check_not_null(fcinfo, 1, "handler", NULL);
 	handler = PG_GETARG_OID(1);
-	check_handler(handler);
-	check_event_types(fcinfo, 2);
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("async must not be null")));
+	check_handler(handler, caller, NULL);
+	(void) es_check_filter(fcinfo, 2, "event_types", false,
+						   "Pass NULL to handle every event type.", NULL, NULL);
+	es_check_not_null(fcinfo, 3, "async", NULL);
 	async = PG_GETARG_BOOL(3);
-	tables = check_tables(fcinfo, 4);
+	tables = check_tables(fcinfo, 4, caller);
 
 	values[0] = PointerGetDatum(name);
 	values[1] = CStringGetTextDatum(format_procedure_qualified(handler));
@@ -762,6 +992,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 	values[3] = tables;
 	values[4] = ObjectIdGetDatum(caller);
 	values[5] = BoolGetDatum(async);
+	values[6] = es_capture_settings();
 
 	es_become_owner(&save);
 	PG_TRY();
@@ -780,12 +1011,13 @@ es_create_projection(PG_FUNCTION_ARGS)
 			LockRelationOid(es_relid("events", false), ShareLock);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
+		/* a concurrent creator of the name waits for us, then finds it */
 		if (es_run_plan(es_keep_plan(&plan_insert,
 									 "INSERT INTO es.projections_registry AS r"
-									 " (name, handler, event_types, async, tables, owner)"
-									 " VALUES ($1, $2, $3, $6, $4, $5::pg_catalog.regrole)"
+									 " (name, handler, event_types, async, tables, owner, settings)"
+									 " VALUES ($1, $2, $3, $6, $4, $5::pg_catalog.regrole, $7)"
 									 " ON CONFLICT (name) DO NOTHING RETURNING r.name",
-									 6, argtypes),
+									 7, argtypes),
 						values, nulls, false, 0, SPI_OK_INSERT_RETURNING) == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
@@ -796,8 +1028,8 @@ es_create_projection(PG_FUNCTION_ARGS)
 
 		if (!async)
 		{
-			fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
-							values[3]);
+			es_fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
+							   values[3], caller, values[6], false);
 			(void) replay_history(&p);
 		}
 		if (SPI_finish() != SPI_OK_FINISH)
@@ -814,7 +1046,9 @@ es_create_projection(PG_FUNCTION_ARGS)
 /*
  * Look up a projection by name for a change by the caller: raise if it
  * does not exist or the caller is not its owner (or a member of it, or a
- * superuser).  Locks the registry row.  Inside SPI, as the owner.
+ * superuser).  The owner is checked on the row locked FOR UPDATE, so a
+ * concurrent drop and re-create by another role cannot slip in between.
+ * Inside SPI, as the owner.
  */
 static void
 lookup_for_change(text *name, Oid caller, EsProjection *p, bool *async)
@@ -825,13 +1059,15 @@ lookup_for_change(text *name, Oid caller, EsProjection *p, bool *async)
 	TupleDesc	desc;
 	bool		isnull;
 	bool		types_isnull;
+	bool		settings_isnull;
 	Oid			owner;
 	Datum		types;
+	Datum		settings;
 
 	values[0] = PointerGetDatum(name);
 	if (es_run_plan(es_keep_plan(&plan_lookup,
 								 "SELECT r.name, r.handler, r.event_types, r.tables,"
-								 " r.owner::pg_catalog.oid, r.async"
+								 " r.owner::pg_catalog.oid, r.async, r.settings"
 								 " FROM es.projections_registry r"
 								 " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								 1, argtypes),
@@ -846,10 +1082,12 @@ lookup_for_change(text *name, Oid caller, EsProjection *p, bool *async)
 	if (async)
 		*async = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 	types = SPI_getbinval(tup, desc, 3, &types_isnull);
-	fill_projection(p, SPI_getbinval(tup, desc, 1, &isnull),
-					SPI_getbinval(tup, desc, 2, &isnull),
-					types, types_isnull,
-					SPI_getbinval(tup, desc, 4, &isnull));
+	settings = SPI_getbinval(tup, desc, 7, &settings_isnull);
+	es_fill_projection(p, SPI_getbinval(tup, desc, 1, &isnull),
+					   SPI_getbinval(tup, desc, 2, &isnull),
+					   types, types_isnull,
+					   SPI_getbinval(tup, desc, 4, &isnull),
+					   owner, settings, settings_isnull);
 }
 
 PG_FUNCTION_INFO_V1(es_drop_projection);
@@ -859,7 +1097,7 @@ Datum
 es_drop_projection(PG_FUNCTION_ARGS)
 {
 	static const Oid argtypes[] = {TEXTOID};
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
@@ -868,10 +1106,18 @@ es_drop_projection(PG_FUNCTION_ARGS)
 	{
 		EsProjection p;
 		Datum		values[1];
+		bool		async;
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		lookup_for_change(name, caller, &p, NULL);
+		lookup_for_change(name, caller, &p, &async);
+
+		/*
+		 * As creation does: appends in flight still apply the projection
+		 * (they committed before the drop), later ones never do.
+		 */
+		if (!async)
+			LockRelationOid(es_relid("events", false), ShareLock);
 		values[0] = PointerGetDatum(name);
 		es_run_plan(es_keep_plan(&plan_delete,
 								 "DELETE FROM es.projections_registry r"
@@ -891,13 +1137,16 @@ es_drop_projection(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-/* TRUNCATE the projection's tables as the caller (their privileges apply). */
+/*
+ * TRUNCATE the projection's tables as its registrant, after checking that
+ * it still owns them: whoever runs the rebuild, only tables the registrant
+ * could empty are emptied.
+ */
 static void
 empty_tables(const EsProjection *p)
 {
 	StringInfoData sql;
-	Oid			saved_userid;
-	int			saved_sec_context;
+	EsIdentitySave id;
 	int			i;
 	int			rc;
 
@@ -907,7 +1156,7 @@ empty_tables(const EsProjection *p)
 	{
 		char	   *relname = get_rel_name(p->tables[i]);
 
-		if (relname == NULL)
+		if (relname == NULL || !check_table(p->tables[i], p->owner, p->name, true))
 			ereport(ERROR,
 					(errcode(ERRCODE_UNDEFINED_TABLE),
 					 errmsg("table with OID %u of projection \"%s\" does not exist",
@@ -917,9 +1166,9 @@ empty_tables(const EsProjection *p)
 						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(p->tables[i])),
 													relname));
 	}
-	es_become_caller(&saved_userid, &saved_sec_context);
+	become_registrant(p, &id);
 	rc = SPI_execute(sql.data, false, 0);
-	es_restore_caller(saved_userid, saved_sec_context);
+	es_restore_identity(&id);
 	if (rc != SPI_OK_UTILITY)
 		elog(ERROR, "SPI_execute returned %s for \"%s\"",
 			 SPI_result_code_string(rc), sql.data);
@@ -930,12 +1179,13 @@ PG_FUNCTION_INFO_V1(es_rebuild_projection);
 
 /*
  * es.rebuild_projection(name): empty the projection's tables and replay
- * the whole history through its handler; returns the events replayed.
+ * the whole history through its handler, as its registrant; returns the
+ * events replayed.
  */
 Datum
 es_rebuild_projection(PG_FUNCTION_ARGS)
 {
-	text	   *name = check_name(fcinfo);
+	text	   *name = es_check_name(fcinfo, 0, "projection");
 	Oid			caller = GetUserId();
 	EsUserSwitch save;
 	volatile int64 replayed = 0;
@@ -955,12 +1205,8 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 					 errmsg("projection \"%s\" has no tables to empty", p.name),
 					 errdetail("A rebuild empties the projection's tables and replays the history into them."),
 					 errhint("Drop the projection and create it again with tables => ARRAY[...]::regclass[].")));
-		if (!OidIsValid(p.handler))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("handler %s of projection \"%s\" does not exist",
-							p.handler_name, p.name),
-					 errhint("Create the function again, or drop the projection with es.drop_projection().")));
+		/* a missing or changed handler fails before anything is emptied */
+		resolve_handler(&p);
 
 		/*
 		 * TRUNCATE takes ACCESS EXCLUSIVE locks on the tables: it waits for
@@ -1000,322 +1246,4 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	PG_RETURN_INT64(replayed);
-}
-
-/*
- * Async projections.
- *
- * An async projection is caught up from the log by es.run_projections,
- * outside the appending transactions (the trigger never sees it).  Its
- * registry row holds its position: every event at or below it has been
- * applied.  A run locks the row (FOR UPDATE SKIP LOCKED: a concurrent run
- * skips the projection instead of waiting, and never applies the same
- * events), computes the log's horizon after the lock, reads the events
- * between the position and the horizon with a snapshot taken after it,
- * passes them to the handler and moves the position, all in the caller's
- * transaction: the position commits together with the handler's writes.
- *
- * Each projection's batch runs in a subtransaction.  When the handler
- * fails, the batch is rolled back, replayed up to the event before the
- * failing one (so the projection stops exactly at it), and the error is
- * recorded in the registry row; the other projections go on, and the next
- * run retries the failing event.
- */
-
-/* Where an async batch got to. */
-typedef struct AsyncProgress
-{
-	int64		applied;		/* events passed to the handler */
-	int64		through;		/* the log is consumed up to here */
-	bool		have_event;		/* an event was being read or handled */
-	int64		event_position; /* ... at this position */
-	pg_uuid_t	event_id;		/* ... with this id */
-} AsyncProgress;
-
-/*
- * Pass the events after `after` and below `bound` that the projection
- * wants, upcast, in position order, to its handler, at most max_count of
- * them.  Inside SPI as the owner, with bound computed before (the rows are
- * read with a snapshot taken now).  Fills *progress as it goes.
- */
-static void
-apply_events(const EsProjection *p, Datum types, int64 after, int64 bound,
-			 int64 max_count, AsyncProgress *progress)
-{
-	Relation	events = table_open(es_relid("events", false), AccessShareLock);
-	TupleDesc	desc = RelationGetDescr(events);
-	MemoryContext row_cxt = AllocSetContextCreate(CurrentMemoryContext,
-												  "es async projection",
-												  ALLOCSET_DEFAULT_SIZES);
-	Portal		portal;
-	EsEventCursor cursor;
-	Datum		values[ES_EVENT_NATTS];
-	bool		rownulls[ES_EVENT_NATTS];
-	bool		done = false;
-
-	if (desc->natts != ES_EVENT_NATTS)
-		elog(ERROR, "es.events has %d columns, expected %d",
-			 desc->natts, ES_EVENT_NATTS);
-	/* stored types that are wanted or may be upcast to one; C checks */
-	portal = es_log_open(after, bound, types, (Datum) 0);
-
-	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
-	while (!done && es_event_cursor_next(&cursor, values, rownulls))
-	{
-		MemoryContext old = MemoryContextSwitchTo(row_cxt);
-
-		/* what an error in upcasting or in the handler is recorded at */
-		progress->have_event = true;
-		progress->event_position = DatumGetInt64(values[ES_COL_GLOBAL_POSITION]);
-		memcpy(&progress->event_id, DatumGetUUIDP(values[ES_COL_EVENT_ID]),
-			   sizeof(pg_uuid_t));
-		es_upcast_row(values, rownulls);
-		if (projection_matches(p, DatumGetTextPP(values[ES_COL_EVENT_TYPE])))
-		{
-			call_handler(p, HeapTupleGetDatum(heap_form_tuple(desc, values, rownulls)),
-						 values, false);
-			progress->applied++;
-			if (progress->applied == max_count)
-			{
-				progress->through = progress->event_position;
-				done = true;
-			}
-		}
-		progress->have_event = false;
-		MemoryContextSwitchTo(old);
-		MemoryContextReset(row_cxt);
-	}
-	if (!done)
-		progress->through = bound - 1;
-	es_event_cursor_close(&cursor);
-	MemoryContextDelete(row_cxt);
-	table_close(events, NoLock);
-}
-
-/*
- * apply_events in a subtransaction.  Returns true when it committed; else
- * the batch is rolled back, *error holds the error and *progress tells the
- * event it happened at.  A cancel (or statement timeout) is not recorded:
- * it is raised again after the rollback.
- */
-static bool
-apply_in_subxact(const EsProjection *p, Datum types, int64 after, int64 bound,
-				 int64 max_count, AsyncProgress *progress, ErrorData **error)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	volatile bool ok = true;
-
-	progress->applied = 0;
-	progress->through = after;
-	progress->have_event = false;
-	*error = NULL;
-
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		apply_events(p, types, after, bound, max_count, progress);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		/* also restores the identity the subtransaction started with */
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
-			ReThrowError(edata);
-		*error = edata;
-		ok = false;
-	}
-	PG_END_TRY();
-	return ok;
-}
-
-/* One async projection as a run found it, its row locked. */
-typedef struct AsyncProjection
-{
-	EsProjection p;
-	Datum		types;			/* text[] or 0: every type */
-	int64		position;
-	bool		had_error;
-} AsyncProjection;
-
-/*
- * Store a run's outcome in the projection's row: its new position and the
- * error (NULL error: none).  Inside SPI as the owner.
- */
-static void
-record_outcome(const AsyncProjection *a, int64 position, const ErrorData *error,
-			   const AsyncProgress *failed)
-{
-	static const Oid argtypes[] = {TEXTOID, INT8OID, INT8OID, UUIDOID,
-	TEXTOID, TEXTOID};
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', 'n', 'n', 'n', 'n'};
-
-	values[0] = CStringGetTextDatum(a->p.name);
-	values[1] = Int64GetDatum(position);
-	if (error != NULL)
-	{
-		if (failed->have_event)
-		{
-			values[2] = Int64GetDatum(failed->event_position);
-			values[3] = UUIDPGetDatum(&failed->event_id);
-			nulls[2] = nulls[3] = ' ';
-		}
-		values[4] = CStringGetTextDatum(unpack_sql_state(error->sqlerrcode));
-		values[5] = CStringGetTextDatum(error->message ? error->message : "");
-		nulls[4] = nulls[5] = ' ';
-	}
-	es_run_plan(es_keep_plan(&plan_async_done,
-							 "UPDATE es.projections_registry r"
-							 " SET position = $2,"
-							 " applied_at = CASE WHEN $2 OPERATOR(pg_catalog.>) r.position"
-							 " THEN pg_catalog.now() ELSE r.applied_at END,"
-							 " error_position = $3, error_event_id = $4,"
-							 " error_sqlstate = $5, error_message = $6,"
-							 " error_at = CASE WHEN $5 IS NULL THEN NULL"
-							 " ELSE pg_catalog.now() END"
-							 " WHERE r.name OPERATOR(pg_catalog.=) $1",
-							 6, argtypes),
-				values, nulls, false, 0, SPI_OK_UPDATE);
-}
-
-/*
- * Catch one async projection up (its row locked): returns the events
- * applied.  Inside SPI as the owner.
- */
-static int64
-catch_up(AsyncProjection *a, int64 max_count)
-{
-	int64		horizon = es_log_horizon_internal();
-	AsyncProgress progress;
-	AsyncProgress failed;
-	ErrorData  *error;
-	int64		position;
-
-	if (horizon <= a->position + 1)
-		return 0;				/* nothing committed after the position */
-	if (apply_in_subxact(&a->p, a->types, a->position, horizon, max_count,
-						 &progress, &error))
-	{
-		if (progress.through > a->position || a->had_error)
-			record_outcome(a, progress.through, NULL, NULL);
-		return progress.applied;
-	}
-
-	/* stop exactly at the failing event: apply the ones before it again */
-	failed = progress;
-	position = a->position;
-	progress.applied = 0;
-	if (failed.have_event && failed.event_position > a->position + 1)
-	{
-		ErrorData  *again;
-
-		if (apply_in_subxact(&a->p, a->types, a->position,
-							 failed.event_position, max_count, &progress, &again))
-			position = progress.through;
-		else
-		{
-			/* the handler is not deterministic: record what failed now */
-			error = again;
-			failed = progress;
-			progress.applied = 0;
-		}
-	}
-	record_outcome(a, position, error, &failed);
-	ereport(WARNING,
-			(errcode(error->sqlerrcode),
-			 errmsg("projection \"%s\" stopped: %s", a->p.name, error->message),
-			 failed.have_event ?
-			 errdetail("The handler failed on the event at global position " INT64_FORMAT "; the next es.run_projections() retries it.",
-					   failed.event_position) :
-			 errdetail("The next es.run_projections() retries it.")));
-	return progress.applied;
-}
-
-PG_FUNCTION_INFO_V1(es_run_projections);
-
-/*
- * es.run_projections(max_count): catch every async projection the caller
- * owns up with the log, at most max_count events each; returns the number
- * of events applied.
- */
-Datum
-es_run_projections(PG_FUNCTION_ARGS)
-{
-	static const Oid argtypes[] = {OIDOID};
-	int32		max_count;
-	Oid			caller = GetUserId();
-	EsUserSwitch save;
-	volatile int64 applied = 0;
-
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("max_count must not be null")));
-	max_count = PG_GETARG_INT32(0);
-	if (max_count <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_count must be positive")));
-
-	es_become_owner(&save);
-	PG_TRY();
-	{
-		Datum		values[1];
-		uint64		n;
-		uint64		i;
-		AsyncProjection *list;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		values[0] = ObjectIdGetDatum(caller);
-		n = es_run_plan(es_keep_plan(&plan_async_lock,
-									 "SELECT r.name, r.handler, r.event_types, r.tables,"
-									 " r.position, r.error_sqlstate IS NOT NULL"
-									 " FROM es.projections_registry r"
-									 " WHERE r.async AND pg_catalog.pg_has_role($1,"
-									 " r.owner::pg_catalog.oid, 'USAGE')"
-									 " ORDER BY r.name FOR UPDATE SKIP LOCKED",
-									 1, argtypes),
-						values, NULL, false, 0, SPI_OK_SELECT);
-		list = palloc0(sizeof(AsyncProjection) * Max(n, 1));
-		for (i = 0; i < n; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			bool		types_isnull;
-			Datum		types = SPI_getbinval(tup, desc, 3, &types_isnull);
-
-			fill_projection(&list[i].p, SPI_getbinval(tup, desc, 1, &isnull),
-							SPI_getbinval(tup, desc, 2, &isnull),
-							types, types_isnull,
-							SPI_getbinval(tup, desc, 4, &isnull));
-			list[i].types = types_isnull ? (Datum) 0 :
-				PointerGetDatum(DatumGetArrayTypePCopy(types));
-			list[i].position = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-			list[i].had_error = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
-		}
-		for (i = 0; i < n; i++)
-			applied += catch_up(&list[i], max_count);
-		if (SPI_finish() != SPI_OK_FINISH)
-			elog(ERROR, "SPI_finish failed");
-	}
-	PG_FINALLY();
-	{
-		es_restore_user(&save);
-	}
-	PG_END_TRY();
-	PG_RETURN_INT64(applied);
 }

@@ -26,8 +26,8 @@
 #include "utils/tuplestore.h"
 
 #include "event_sourcing.h"
-#include "append.h"
 #include "catalog.h"
+#include "check.h"
 #include "read.h"
 #include "upcast.h"
 
@@ -228,16 +228,6 @@ es_stream_version(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(stream_version_direct(stream_id));
 }
 
-/* Check a bigint argument that may be null but not negative. */
-static void
-check_not_negative(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (!PG_ARGISNULL(argno) && PG_GETARG_INT64(argno) < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not be negative", name)));
-}
-
 PG_FUNCTION_INFO_V1(es_read_stream);
 
 /*
@@ -256,12 +246,9 @@ es_read_stream(PG_FUNCTION_ARGS)
 	SPIPlanPtr	plan;
 	EsUserSwitch save;
 
-	check_not_negative(fcinfo, 1, "from_version");
-	check_not_negative(fcinfo, 2, "max_count");
-	if (PG_ARGISNULL(3))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("backwards must not be null")));
+	es_check_not_negative(fcinfo, 1, "from_version");
+	es_check_not_negative(fcinfo, 2, "max_count");
+	es_check_not_null(fcinfo, 3, "backwards", NULL);
 	backwards = PG_GETARG_BOOL(3);
 
 	InitMaterializedSRF(fcinfo, 0);

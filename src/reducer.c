@@ -1,6 +1,6 @@
 /*
  * reducer.c
- *	  The reducer registry (es.reducers): es.create_reducer, es.drop_reducer,
+ *	  The reducer registry (es.reducers_registry): es.create_reducer, es.drop_reducer,
  *	  and the per-backend cache that folds read it through.
  *
  * A reducer is an initial state plus either a function
@@ -35,6 +35,7 @@
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "reducer.h"
 #include "rules.h"
 #include "upcast.h"
@@ -58,7 +59,7 @@ static SPIPlanPtr plan_upsert = NULL;
 static SPIPlanPtr plan_retire = NULL;
 static SPIPlanPtr plan_drop = NULL;
 
-/* Mark the cache stale when es.reducers (or everything) is invalidated. */
+/* Mark the cache stale when es.reducers_registry (or everything) is invalidated. */
 static void
 reducer_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
@@ -108,7 +109,7 @@ reset_cache(void)
 	ctl.hcxt = cache_cxt;
 	cache = hash_create("event_sourcing reducers", 16, &ctl,
 						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	reducers_relid = es_relid("reducers", false);
+	reducers_relid = es_relid("reducers_registry", false);
 	cache_valid = true;
 }
 
@@ -138,23 +139,7 @@ es_reducer_unpin(void)
 static char *
 reducer_name_arg(FunctionCallInfo fcinfo, int argno)
 {
-	char	   *name;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("reducer name must not be null")));
-	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
-	if (name[0] == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("reducer name must not be empty")));
-	if (strlen(name) >= NAMEDATALEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_NAME_TOO_LONG),
-				 errmsg("reducer name \"%s\" is too long", name),
-				 errdetail("Reducer names have at most %d bytes.", NAMEDATALEN - 1)));
-	return name;
+	return text_to_cstring(es_check_name(fcinfo, argno, "reducer"));
 }
 
 /* Raise the error for an unknown reducer. */
@@ -195,7 +180,7 @@ es_reducer_lookup(text *name_text)
 								 "SELECT r.initial_state,"
 								 " pg_catalog.to_regprocedure(r.apply)::pg_catalog.oid, r.rules,"
 								 " r.snapshot_every, r.revision, r.owner::pg_catalog.oid, r.apply"
-								 " FROM es.reducers r WHERE r.name OPERATOR(pg_catalog.=) $1",
+								 " FROM es.reducers_registry r WHERE r.name OPERATOR(pg_catalog.=) $1",
 								 1, argtypes),
 					&arg, NULL, true, 1, SPI_OK_SELECT) == 0)
 		unknown_reducer(name);
@@ -287,7 +272,7 @@ lock_and_check_owner(Datum name, const char *cname, Oid caller)
 	Oid			owner;
 
 	if (es_run_plan(es_keep_plan(&plan_owner,
-								 "SELECT r.owner::pg_catalog.oid FROM es.reducers r"
+								 "SELECT r.owner::pg_catalog.oid FROM es.reducers_registry r"
 								 " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
 								 1, argtypes),
 					&name, NULL, false, 1, SPI_OK_SELECT) == 0)
@@ -302,7 +287,7 @@ lock_and_check_owner(Datum name, const char *cname, Oid caller)
 static void
 invalidate_reducers(void)
 {
-	CacheInvalidateRelcacheByRelid(es_relid("reducers", false));
+	CacheInvalidateRelcacheByRelid(es_relid("reducers_registry", false));
 }
 
 PG_FUNCTION_INFO_V1(es_create_reducer);
@@ -323,11 +308,7 @@ es_create_reducer(PG_FUNCTION_ARGS)
 	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
-	if (PG_ARGISNULL(1))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("initial_state must not be null"),
-				 errhint("Pass '{}' for an empty state.")));
+	es_check_not_null(fcinfo, 1, "initial_state", "Pass '{}' for an empty state.");
 	if (PG_ARGISNULL(2) == PG_ARGISNULL(3))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -367,7 +348,7 @@ es_create_reducer(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_connect failed");
 		existed = lock_and_check_owner(values[0], name, caller);
 		es_run_plan(es_keep_plan(&plan_upsert,
-								 "INSERT INTO es.reducers AS r (name, initial_state, apply,"
+								 "INSERT INTO es.reducers_registry AS r (name, initial_state, apply,"
 								 " rules, snapshot_every, owner, revision, created_at, updated_at)"
 								 " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regrole, 1,"
 								 " pg_catalog.now(), pg_catalog.now())"
@@ -415,7 +396,7 @@ es_drop_reducer(PG_FUNCTION_ARGS)
 		if (!lock_and_check_owner(arg, name, caller))
 			unknown_reducer(name);
 		es_run_plan(es_keep_plan(&plan_drop,
-								 "DELETE FROM es.reducers r WHERE r.name OPERATOR(pg_catalog.=) $1",
+								 "DELETE FROM es.reducers_registry r WHERE r.name OPERATOR(pg_catalog.=) $1",
 								 1, argtypes),
 					&arg, NULL, false, 0, SPI_OK_DELETE);
 		SPI_finish();

@@ -56,6 +56,7 @@
 #include "utils/uuid.h"
 
 #include "event_sourcing.h"
+#include "check.h"
 #include "rules.h"
 
 typedef enum RuleOp
@@ -245,27 +246,6 @@ static char *
 jbv_cstring(const JsonbValue *v)
 {
 	return pnstrdup(v->val.string.val, v->val.string.len);
-}
-
-/* Describe a JSON value's type for messages ("a string", "an object"). */
-const char *
-es_jsonb_kind(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvBinary:
-			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
-		default:
-			return "a value";
-	}
 }
 
 /* Compile a path written as a jsonpath string. */

@@ -37,7 +37,4 @@ extern void es_rules_step(EsRuleState *ws, const Datum *row, const bool *nulls);
 /* The working state as jsonb, allocated in the current memory context. */
 extern Jsonb *es_rules_state(EsRuleState *ws);
 
-/* A JSON value's type for messages: "a string", "an object", ... */
-extern const char *es_jsonb_kind(const JsonbValue *v);
-
 #endif							/* ES_RULES_H */

@@ -1,28 +1,45 @@
 /*
  * upcast.c
  *	  Upcasting: stored events of an old schema version read as the latest
- *	  version of their type.  The registry (es.upcasters), its per-backend
- *	  compiled cache, and the SQL functions es.register_upcaster,
- *	  es.unregister_upcaster and es.upcast.
+ *	  version of their type.  The registry (es.upcasters_registry), its
+ *	  per-backend compiled cache, and the SQL functions es.create_upcaster,
+ *	  es.drop_upcaster and es.upcast.
  *
  * A step turns version n of an event type into n + 1, by rules (see
- * upcast_rules.c) or by a function (data jsonb) RETURNS jsonb, which runs
- * as the calling user with the caller's search_path.  A step's rules may
- * rename the event type: the event then continues with the new type's
- * steps from the version it has reached.  Every step raises the version by
- * one, so a chain visits each (type, version) at most once and always ends:
- * renames cannot make cycles.
+ * upcast_rules.c) or by a function (data jsonb) RETURNS jsonb.  A step's
+ * rules may rename the event type: the event then continues with the new
+ * type's steps from the version it has reached.  Every step raises the
+ * version by one, so a chain visits each (type, version) at most once and
+ * always ends: renames cannot make cycles.  Only rules rename, so what a
+ * stored (type, version) reads as is known without running anything
+ * (es_upcast_final_type): filters use it to run a type's upcasters only
+ * where that type is wanted.
  *
- * Each backend compiles the whole registry once into a hash table keyed by
- * event type, in its own memory context under CacheMemoryContext.  It is
- * rebuilt on first use after an invalidation: registration sends a relcache
- * invalidation of es.upcasters (DML alone sends none), and a syscache
- * callback on pg_proc catches a replaced, renamed or dropped upcaster
- * function.  Reading the registry uses the latest snapshot, as catalog
- * look-ups do, so a cache built inside an old REPEATABLE READ snapshot
- * cannot outlive the invalidation that should have replaced it.  A user
- * function may itself cause a rebuild while a chain is running: the chain
- * pins the cache it started with, which is freed when the last pin goes.
+ * Identity.  A function step runs as the role that created it (the
+ * extension's owner for a row written by hand), with the settings captured
+ * when it was created, as a restricted operation (no side effects beyond
+ * the transaction), never as the reader: the result of a read does not
+ * depend on who reads, and the function never runs with a reader's rights.
+ * Rules run in C and need no switch.
+ *
+ * The cache.  Each backend loads the registry into a hash table keyed by
+ * event type, in its own memory context under CacheMemoryContext, from the
+ * latest committed state (never the transaction's snapshot), and publishes
+ * it only once complete.  Loading cannot fail because of a row's contents:
+ * a step whose rules do not compile, whose function is missing or was
+ * replaced by one of another signature, whose role or settings are invalid,
+ * fails only when an event that needs it is read, so a broken row affects
+ * its own event type and nothing else.  Rules are compiled at a step's first
+ * use and published only when the compilation succeeded.  The cache is
+ * rebuilt on first use after an invalidation: a relcache invalidation of
+ * es.upcasters_registry (sent by registration and by a statement trigger on
+ * any DML), syscache callbacks on pg_proc (a function replaced, renamed or
+ * dropped), pg_namespace, pg_authid and pg_auth_members (the roles the
+ * functions run as), and at most once per statement pending invalidations
+ * are taken in, so each statement reads with the registry as last
+ * committed.  A user function may itself cause a rebuild while a chain is
+ * running: the chain pins the cache it started with, which is freed when
+ * the last pin goes.
  */
 #include "postgres.h"
 
@@ -36,9 +53,12 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "pgtime.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/jsonb.h"
@@ -47,9 +67,12 @@
 #include "utils/regproc.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
 
 #include "event_sourcing.h"
 #include "catalog.h"
+#include "check.h"
 #include "upcast.h"
 #include "upcast_rules.h"
 
@@ -57,14 +80,36 @@
 typedef struct UpcastStep
 {
 	int32		from_version;
-	EsUpcastRules    *rules;			/* a rules step, or NULL */
-	char	   *fn_name;		/* a function step: its qualified name */
-	Oid			fn;				/* InvalidOid when it no longer exists */
-	bool		flinfo_ready;
-	FmgrInfo	flinfo;
-	Oid			exec_checked_for;	/* role whose EXECUTE was checked */
+	const char *broken;			/* why the row cannot run at all, or NULL */
+
+	/* a rules step */
+	Jsonb	   *rules_src;		/* the stored rules, or NULL */
+	EsUpcastRules *rules;		/* compiled at first use, or NULL */
 	const char *new_type;		/* set by rename_type, or NULL */
 	int			new_type_len;
+	bool		rename_unknown; /* the stored rules rename ambiguously */
+
+	/* a function step */
+	char	   *fn_name;		/* its qualified name, as stored */
+	Oid			fn;				/* InvalidOid when it does not resolve */
+	const char *fn_wrong;		/* how the resolved function does not fit */
+	Oid			owner;			/* the registrant; InvalidOid: the ext. owner */
+	bool		owner_missing;	/* the registrant's role was dropped */
+	int			nsettings;		/* its captured settings, parsed */
+	const char **setting_names;
+	const char **setting_values;
+	const char *bad_setting;	/* an unparsable captured setting, or NULL */
+	bool		known_settings; /* exactly es_captured_settings, in order */
+	bool		seen;			/* the seen_* below are set */
+	char	   *seen_search_path;	/* what the settings put in effect */
+	pg_tz	   *seen_timezone;
+	int			seen_datestyle;
+	int			seen_dateorder;
+	int			seen_intervalstyle;
+	int			seen_float_digits;
+	bool		exec_checked;	/* the registrant's EXECUTE was checked */
+	bool		flinfo_ready;
+	FmgrInfo	flinfo;
 } UpcastStep;
 
 /* Hash key: an event type's bytes (not NUL-terminated). */
@@ -80,7 +125,9 @@ typedef struct UpcastType
 	TypeKey		key;			/* must be first; data lives in the cache */
 	int32		first_version;	/* of the first step */
 	int32		latest_version; /* after the last step */
-	UpcastStep **steps;			/* [v - first_version]; NULL for a gap */
+	int			nsteps;
+	bool		contiguous;		/* no gap: steps[v - first_version] */
+	UpcastStep **steps;			/* by from_version */
 } UpcastType;
 
 /* The compiled registry. */
@@ -109,6 +156,8 @@ static UpcastCache *cache = NULL;
 static MemoryContext scratch_cxt = NULL;
 static int	chain_depth = 0;
 static uint64 inval_count = 0;
+static bool building = false;	/* build_cache is running */
+static TimestampTz inval_checked_at = 0;
 static Oid	upcasters_relid = InvalidOid;
 static SPIPlanPtr plan_load = NULL;
 static SPIPlanPtr plan_steps = NULL;
@@ -130,7 +179,7 @@ invalidate_cache(void)
 		cache->valid = false;
 }
 
-/* Relcache callback: es.upcasters changed (or every relation did). */
+/* Relcache callback: es.upcasters_registry changed (or every relation did). */
 static void
 upcast_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
@@ -148,6 +197,11 @@ upcast_proc_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_u
 {
 	int			i;
 
+	if (building)
+	{
+		invalidate_cache();		/* what is being read may be stale */
+		return;
+	}
 	if (cache == NULL || !cache->valid || cache->nfuncs == 0)
 		return;
 	if (hashvalue == 0 || cache->fn_missing)
@@ -163,20 +217,36 @@ upcast_proc_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_u
 		}
 }
 
+/*
+ * Syscache callback on pg_namespace, pg_authid, pg_auth_members: the
+ * schema a function is named in, or the role it runs as (its existence,
+ * its privileges through memberships) may have changed.
+ */
+static void
+upcast_role_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+					 uint32 hashvalue pg_attribute_unused())
+{
+	if (building || (cache != NULL && cache->valid && cache->nfuncs > 0))
+		invalidate_cache();
+}
+
 /* Register the invalidation callbacks; called from _PG_init. */
 void
 es_upcast_init(void)
 {
 	CacheRegisterRelcacheCallback(upcast_relcache_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(PROCOID, upcast_proc_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, upcast_role_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, upcast_role_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, upcast_role_callback, (Datum) 0);
 }
 
-/* OID of es.upcasters, looked up once. */
+/* OID of es.upcasters_registry, looked up once. */
 static Oid
 upcasters_oid(void)
 {
 	if (!OidIsValid(upcasters_relid))
-		upcasters_relid = es_relid("upcasters", false);
+		upcasters_relid = es_relid("upcasters_registry", false);
 	return upcasters_relid;
 }
 
@@ -221,6 +291,7 @@ add_type(UpcastCache *c, const char *name, int namelen, List *steps)
 	UpcastType *t;
 	bool		found;
 	ListCell   *lc;
+	int			i;
 	int32		first = ((UpcastStep *) linitial(steps))->from_version;
 	int32		last = ((UpcastStep *) llast(steps))->from_version;
 
@@ -232,14 +303,181 @@ add_type(UpcastCache *c, const char *name, int namelen, List *steps)
 	t->key.len = namelen;
 	t->first_version = first;
 	t->latest_version = last + 1;
-	t->steps = MemoryContextAllocZero(c->cxt, sizeof(UpcastStep *) * (last - first + 1));
+	t->nsteps = list_length(steps);
+	/* rows written by hand may leave gaps, even huge ones */
+	t->contiguous = ((int64) last - first + 1 == t->nsteps);
+	t->steps = MemoryContextAlloc(c->cxt, sizeof(UpcastStep *) * t->nsteps);
+	i = 0;
 	foreach(lc, steps)
-	{
-		UpcastStep *s = lfirst(lc);
-
-		t->steps[s->from_version - first] = s;
-	}
+		t->steps[i++] = lfirst(lc);
 	c->ntypes++;
+}
+
+/*
+ * The event type stored rules rename to, read without compiling them (they
+ * may not compile): the "to" of the rename_type rules, when they agree on
+ * one string; none when no rule is a rename_type; rename_unknown otherwise.
+ */
+static void
+scan_rename(UpcastStep *s)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = 0;
+
+	if (JB_ROOT_IS_SCALAR(s->rules_src) || !JB_ROOT_IS_ARRAY(s->rules_src))
+		return;					/* no rules: nothing renames */
+	it = JsonbIteratorInit(&s->rules_src->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue *op;
+		JsonbValue *to;
+
+		if (tok != WJB_ELEM || v.type != jbvBinary ||
+			!JsonContainerIsObject(v.val.binary.data))
+			continue;
+		op = getKeyJsonValueFromContainer(v.val.binary.data, "op", 2, NULL);
+		if (op == NULL || op->type != jbvString || op->val.string.len != 11 ||
+			memcmp(op->val.string.val, "rename_type", 11) != 0)
+			continue;
+		to = getKeyJsonValueFromContainer(v.val.binary.data, "to", 2, NULL);
+		if (to == NULL || to->type != jbvString || to->val.string.len == 0 ||
+			(n > 0 && (to->val.string.len != s->new_type_len ||
+					   memcmp(to->val.string.val, s->new_type, s->new_type_len) != 0)))
+		{
+			s->rename_unknown = true;
+			s->new_type = NULL;
+			return;
+		}
+		s->new_type = to->val.string.val;	/* points into rules_src */
+		s->new_type_len = to->val.string.len;
+		n++;
+	}
+}
+
+/*
+ * Resolve a function step's stored name, "schema.name", to a function
+ * taking one jsonb, and check (again: it may have been replaced since it
+ * was created) that it is a plain function returning jsonb.  Nothing here
+ * raises: what is wrong is kept for the step's first use.
+ */
+static void
+resolve_function(UpcastStep *s)
+{
+	char	   *raw = pstrdup(s->fn_name);
+	List	   *names;
+	Oid			nsp;
+	Oid			argtype = JSONBOID;
+	oidvector  *args;
+	HeapTuple	tup;
+	Form_pg_proc proc;
+
+	s->fn = InvalidOid;
+	if (!SplitIdentifierString(raw, '.', &names) || list_length(names) != 2)
+		return;
+	nsp = get_namespace_oid(linitial(names), true);
+	if (!OidIsValid(nsp))
+		return;
+	args = buildoidvector(&argtype, 1);
+	tup = SearchSysCache3(PROCNAMEARGSNSP, CStringGetDatum((char *) lsecond(names)),
+						  PointerGetDatum(args), ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tup))
+		return;
+	proc = (Form_pg_proc) GETSTRUCT(tup);
+	s->fn = proc->oid;
+	if (proc->prokind != PROKIND_FUNCTION)
+		s->fn_wrong = "is not a plain function";
+	else if (proc->proretset)
+		s->fn_wrong = "returns a set";
+	else if (proc->prorettype != JSONBOID)
+		s->fn_wrong = psprintf("returns type %s", format_type_be(proc->prorettype));
+	ReleaseSysCache(tup);
+}
+
+/* Split captured settings ("name=value" text[]) for the identity switch. */
+static void
+parse_settings(UpcastStep *s, Datum settings)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(DatumGetArrayTypeP(settings), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	s->setting_names = palloc(sizeof(char *) * Max(n, 1));
+	s->setting_values = palloc(sizeof(char *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+	{
+		char	   *item;
+		char	   *eq;
+
+		if (nulls[i])
+			continue;
+		item = TextDatumGetCString(elems[i]);
+		eq = strchr(item, '=');
+		if (eq == NULL || eq == item)
+		{
+			s->bad_setting = item;
+			return;
+		}
+		*eq = '\0';
+		s->setting_names[s->nsettings] = item;
+		s->setting_values[s->nsettings] = eq + 1;
+		s->nsettings++;
+	}
+	s->known_settings = (s->nsettings == ES_CAPTURED_SETTINGS_COUNT);
+	for (i = 0; s->known_settings && i < s->nsettings; i++)
+		if (strcmp(s->setting_names[i], es_captured_settings[i]) != 0)
+			s->known_settings = false;
+}
+
+/*
+ * Are a step's captured settings in effect already, so that the switch
+ * need not set them?  Setting them costs more than the call of a small
+ * function, so a step records what its settings put in effect (the
+ * variables behind them) the first time, and then compares.  A
+ * search_path that differs from the captured one only by the pg_temp the
+ * capture adds at its end has the same effect while this session has no
+ * temporary schema (and none can be made inside the restricted call).
+ */
+static bool
+settings_in_effect(const UpcastStep *s)
+{
+	const char *cur;
+	size_t		len;
+	Oid			temp_nsp;
+	Oid			temp_toast_nsp;
+
+	if (!s->seen ||
+		session_timezone != s->seen_timezone ||
+		DateStyle != s->seen_datestyle || DateOrder != s->seen_dateorder ||
+		IntervalStyle != s->seen_intervalstyle ||
+		extra_float_digits != s->seen_float_digits)
+		return false;
+	cur = namespace_search_path;
+	if (strcmp(cur, s->seen_search_path) == 0)
+		return true;
+	len = strlen(cur);
+	if (strncmp(cur, s->seen_search_path, len) != 0 ||
+		strcmp(s->seen_search_path + len, ", pg_temp") != 0 || len == 0)
+		return false;
+	GetTempNamespaceState(&temp_nsp, &temp_toast_nsp);
+	return !OidIsValid(temp_nsp);
+}
+
+/* Record what a step's settings put in effect (just after the switch). */
+static void
+settings_seen(UpcastCache *c, UpcastStep *s)
+{
+	s->seen_search_path = MemoryContextStrdup(c->cxt, namespace_search_path);
+	s->seen_timezone = session_timezone;
+	s->seen_datestyle = DateStyle;
+	s->seen_dateorder = DateOrder;
+	s->seen_intervalstyle = IntervalStyle;
+	s->seen_float_digits = extra_float_digits;
+	s->seen = true;
 }
 
 /* Read the registry, with the latest snapshot, into a new cache. */
@@ -279,9 +517,8 @@ build_cache(void)
 		(void) upcasters_oid();
 		es_keep_plan(&plan_load,
 					 "SELECT u.event_type, u.from_version, u.rules, u.fn,"
-					 " pg_catalog.to_regprocedure(u.fn OPERATOR(pg_catalog.||) '(pg_catalog.jsonb)')"
-					 "::pg_catalog.oid"
-					 " FROM es.upcasters u"
+					 " u.owner::pg_catalog.oid, u.settings"
+					 " FROM es.upcasters_registry u"
 					 " ORDER BY u.event_type COLLATE pg_catalog.\"C\", u.from_version",
 					 0, NULL);
 		snap = RegisterSnapshot(GetLatestSnapshot());
@@ -303,8 +540,10 @@ build_cache(void)
 			bool		rules_null = isnull;
 			Datum		fn_name = SPI_getbinval(row, desc, 4, &isnull);
 			bool		fn_null = isnull;
-			Datum		fn = SPI_getbinval(row, desc, 5, &isnull);
-			bool		fn_unresolved = isnull;
+			Datum		owner = SPI_getbinval(row, desc, 5, &isnull);
+			bool		owner_null = isnull;
+			Datum		settings = SPI_getbinval(row, desc, 6, &isnull);
+			bool		settings_null = isnull;
 			int			len = VARSIZE_ANY_EXHDR(type);
 			UpcastStep *s;
 			MemoryContext old;
@@ -327,24 +566,26 @@ build_cache(void)
 			s->from_version = from;
 			h = mix(h, VARDATA_ANY(type), len);
 			h = mix(h, &from, sizeof(from));
-			if (!rules_null)
+			if (rules_null == fn_null)
+				s->broken = rules_null ? "It has neither rules nor a function."
+					: "It has both rules and a function.";
+			else if (!rules_null)
 			{
-				Jsonb	   *jb = DatumGetJsonbP(rules);
+				Jsonb	   *jb = DatumGetJsonbPCopy(rules);
 
-				s->rules = es_upcast_rules_compile(jb, cxt);
-				s->new_type = es_upcast_rules_new_type(s->rules, &s->new_type_len);
+				s->rules_src = jb;
+				scan_rename(s);
 				h = mix(h, VARDATA(jb), VARSIZE(jb) - VARHDRSZ);
 			}
-			else if (!fn_null)
+			else
 			{
 				s->fn_name = TextDatumGetCString(fn_name);
 				h = mix(h, s->fn_name, strlen(s->fn_name));
-				if (!fn_unresolved)
+				resolve_function(s);
+				if (OidIsValid(s->fn))
 				{
-					HeapTuple	proc;
+					HeapTuple	proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(s->fn));
 
-					s->fn = DatumGetObjectId(fn);
-					proc = SearchSysCache1(PROCOID, ObjectIdGetDatum(s->fn));
 					if (HeapTupleIsValid(proc))
 					{
 						TransactionId xmin = HeapTupleHeaderGetRawXmin(proc->t_data);
@@ -353,13 +594,27 @@ build_cache(void)
 						h = mix(h, &xmin, sizeof(xmin));
 						ReleaseSysCache(proc);
 					}
-					else
-						s->fn = InvalidOid;
 				}
-				if (!OidIsValid(s->fn))
+				else
 					c->fn_missing = true;
 				c->fn_hashes[c->nfuncs++] =
 					GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(s->fn));
+
+				/* whom it runs as, with which settings */
+				s->owner = owner_null ? InvalidOid : DatumGetObjectId(owner);
+				h = mix(h, &s->owner, sizeof(s->owner));
+				if (OidIsValid(s->owner) &&
+					!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(s->owner)))
+					s->owner_missing = true;
+				if (settings_null)
+					s->broken = "It has no captured settings.";
+				else
+				{
+					ArrayType  *arr = DatumGetArrayTypeP(settings);
+
+					h = mix(h, ARR_DATA_PTR(arr), ARR_SIZE(arr) - ARR_DATA_OFFSET(arr));
+					parse_settings(s, PointerGetDatum(arr));
+				}
 			}
 			steps = lappend(steps, s);
 			MemoryContextSwitchTo(old);
@@ -392,16 +647,39 @@ release_if_unused(UpcastCache *c)
 		MemoryContextDelete(c->cxt);
 }
 
-/* The current compiled registry, rebuilt if it is stale. */
+/*
+ * The current compiled registry, rebuilt if it is stale.  Once per
+ * statement, invalidations that other sessions' commits sent are taken in
+ * first, so that a statement never upcasts with definitions older than
+ * those committed when it started.
+ */
 static inline UpcastCache *
 get_cache(void)
 {
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	if (unlikely(stmt != inval_checked_at))
+	{
+		inval_checked_at = stmt;
+		AcceptInvalidationMessages();
+	}
 	if (likely(cache != NULL && cache->valid))
 		return cache;
 	{
 		uint64		before = inval_count;
-		UpcastCache *fresh = build_cache();
+		UpcastCache *fresh;
 		UpcastCache *old = cache;
+
+		building = true;
+		PG_TRY();
+		{
+			fresh = build_cache();
+		}
+		PG_FINALLY();
+		{
+			building = false;
+		}
+		PG_END_TRY();
 
 		/* an invalidation that arrived while building makes it stale */
 		fresh->valid = (inval_count == before);
@@ -416,9 +694,29 @@ get_cache(void)
 static inline UpcastStep *
 step_at(const UpcastType *t, int32 version)
 {
+	int			lo;
+	int			hi;
+
 	if (version < t->first_version || version >= t->latest_version)
 		return NULL;
-	return t->steps[version - t->first_version];
+	if (likely(t->contiguous))
+		return t->steps[version - t->first_version];
+	/* a chain with gaps (rows written by hand): stops at each gap */
+	lo = 0;
+	hi = t->nsteps - 1;
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int32		v = t->steps[mid]->from_version;
+
+		if (v == version)
+			return t->steps[mid];
+		if (v < version)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
 }
 
 /* Look up an event type's steps. */
@@ -430,6 +728,31 @@ find_type(UpcastCache *c, const char *name, int len)
 	key.data = name;
 	key.len = len;
 	return hash_search(c->types, &key, HASH_FIND, NULL);
+}
+
+/*
+ * What an event stored as (type, version) reads as, without running the
+ * chain: false when a step's rules rename ambiguously.
+ */
+static bool
+final_type_of(UpcastCache *c, const char **type, int *len, int32 version)
+{
+	UpcastType *t = find_type(c, *type, *len);
+	UpcastStep *s;
+
+	while (t != NULL && (s = step_at(t, version)) != NULL)
+	{
+		if (s->rename_unknown)
+			return false;
+		version++;
+		if (s->new_type != NULL)
+		{
+			*type = s->new_type;
+			*len = s->new_type_len;
+			t = find_type(c, *type, *len);
+		}
+	}
+	return true;
 }
 
 /* ---------------------------------------------------------------------
@@ -464,13 +787,45 @@ upcast_error_context(void *arg)
 				   type, info->version);
 }
 
-/* Call a function step as the caller; returns its jsonb object. */
+/* Refuse a step whose stored row cannot run. */
+static void
+check_step(const UpcastStep *s, const UpcastErrorInfo *info)
+{
+	if (s->broken != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("the upcaster of event type \"%s\" from version %d is invalid",
+						pnstrdup(info->type, info->typelen), info->version),
+				 errdetail("%s", s->broken),
+				 errhint("Drop the step and create it again with es.create_upcaster().")));
+}
+
+/*
+ * Compile a rules step at its first use; the result is published only when
+ * the rules compiled, so a step whose rules fail fails again next time.
+ */
+static void
+compile_step(UpcastCache *c, UpcastStep *s)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "es upcaster rules",
+											  ALLOCSET_SMALL_SIZES);
+	EsUpcastRules *rules = es_upcast_rules_compile(s->rules_src, cxt);
+
+	MemoryContextSetParent(cxt, c->cxt);
+	s->rules = rules;
+}
+
+/*
+ * Call a function step as its registrant, with the settings captured when
+ * it was created, as a restricted operation; returns its jsonb object.
+ */
 static Jsonb *
 call_function(UpcastCache *c, UpcastStep *s, Datum data, const UpcastErrorInfo *info)
 {
 	LOCAL_FCINFO(fcinfo, 1);
-	Oid			saved_userid;
-	int			saved_sec_context;
+	EsIdentitySave save;
+	Oid			owner;
 	Datum		result;
 	Jsonb	   *jb;
 
@@ -480,16 +835,40 @@ call_function(UpcastCache *c, UpcastStep *s, Datum data, const UpcastErrorInfo *
 				 errmsg("upcaster function %s(jsonb) does not exist", s->fn_name),
 				 errdetail("It is the step of event type \"%s\" from version %d.",
 						   pnstrdup(info->type, info->typelen), info->version),
-				 errhint("Unregister the step and register it again with an existing function.")));
+				 errhint("Drop the step and create it again with an existing function.")));
+	if (s->fn_wrong != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("upcaster function %s(jsonb) %s", s->fn_name, s->fn_wrong),
+				 errdetail("It is the step of event type \"%s\" from version %d; it was replaced after the step was created, and an upcaster function must return jsonb.",
+						   pnstrdup(info->type, info->typelen), info->version),
+				 errhint("Create the function again as (data jsonb) RETURNS jsonb.")));
+	if (s->owner_missing)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that created the upcaster of event type \"%s\" from version %d no longer exists",
+						pnstrdup(info->type, info->typelen), info->version),
+				 errhint("Drop the step and create it again as an existing role.")));
+	if (s->bad_setting != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid captured setting \"%s\" of the upcaster of event type \"%s\" from version %d",
+						s->bad_setting, pnstrdup(info->type, info->typelen), info->version),
+				 errhint("Drop the step and create it again to capture its settings anew.")));
 
-	es_become_caller(&saved_userid, &saved_sec_context);
-	if (s->exec_checked_for != GetUserId())
+	owner = OidIsValid(s->owner) ? s->owner : es_owner();
+	if (!s->exec_checked)
 	{
-		AclResult	aclresult = pg_proc_aclcheck(s->fn, GetUserId(), ACL_EXECUTE);
+		AclResult	aclresult = pg_proc_aclcheck(s->fn, owner, ACL_EXECUTE);
 
 		if (aclresult != ACLCHECK_OK)
-			aclcheck_error(aclresult, OBJECT_FUNCTION, s->fn_name);
-		s->exec_checked_for = GetUserId();
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for function %s", s->fn_name),
+					 errdetail("The upcaster of event type \"%s\" from version %d runs as role \"%s\", which may not execute it.",
+							   pnstrdup(info->type, info->typelen), info->version,
+							   GetUserNameFromId(owner, false))));
+		s->exec_checked = true;
 	}
 	if (!s->flinfo_ready)
 	{
@@ -499,8 +878,19 @@ call_function(UpcastCache *c, UpcastStep *s, Datum data, const UpcastErrorInfo *
 	InitFunctionCallInfoData(*fcinfo, &s->flinfo, 1, InvalidOid, NULL, NULL);
 	fcinfo->args[0].value = data;
 	fcinfo->args[0].isnull = false;
+
+	/* an error needs no cleanup: aborting restores identity and settings */
+	if (settings_in_effect(s))
+		es_become_registrant_parsed(owner, 0, NULL, NULL, true, &save);
+	else
+	{
+		es_become_registrant_parsed(owner, s->nsettings, s->setting_names,
+									s->setting_values, true, &save);
+		if (s->known_settings && !s->seen)
+			settings_seen(c, s);
+	}
 	result = FunctionCallInvoke(fcinfo);
-	es_restore_caller(saved_userid, saved_sec_context);
+	es_restore_identity(&save);
 
 	if (fcinfo->isnull)
 		ereport(ERROR,
@@ -532,8 +922,11 @@ run_steps(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 	while (s != NULL)
 	{
 		info->version = *version;
-		if (s->rules != NULL)
+		check_step(s, info);
+		if (s->rules_src != NULL)
 		{
+			if (s->rules == NULL)
+				compile_step(c, s);
 			/* consecutive rule steps edit one tree */
 			if (doc == NULL)
 				doc = es_doc_open(cur);
@@ -665,6 +1058,102 @@ es_upcast_row(Datum *values, bool *nulls)
 	return true;
 }
 
+/* What a stored event reads as, without upcasting it. */
+text *
+es_upcast_final_type(const Datum *values, const bool *nulls)
+{
+	UpcastCache *c = get_cache();
+	text	   *stored;
+	const char *type;
+	int			len;
+
+	if (nulls[ES_COL_EVENT_TYPE])
+		return NULL;
+	stored = DatumGetTextPP(values[ES_COL_EVENT_TYPE]);
+	if (c->ntypes == 0 || nulls[ES_COL_SCHEMA_VERSION])
+		return stored;
+	type = VARDATA_ANY(stored);
+	len = VARSIZE_ANY_EXHDR(stored);
+	if (!final_type_of(c, &type, &len, DatumGetInt32(values[ES_COL_SCHEMA_VERSION])))
+		return NULL;
+	if (type == VARDATA_ANY(stored))
+		return stored;
+	return cstring_to_text_with_len(type, len);
+}
+
+/* Is a type one of n types? */
+static bool
+type_in(const char *type, int len, text *const *types, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (types[i] != NULL && VARSIZE_ANY_EXHDR(types[i]) == (Size) len &&
+			memcmp(VARDATA_ANY(types[i]), type, len) == 0)
+			return true;
+	return false;
+}
+
+/* The stored event types whose events may read as one of types. */
+Datum
+es_upcast_stored_types(Datum types)
+{
+	UpcastCache *c = get_cache();
+	ArrayType  *arr = DatumGetArrayTypeP(types);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	text	  **wanted;
+	int			n;
+	int			nout;
+	int			i;
+	HASH_SEQ_STATUS seq;
+	UpcastType *t;
+
+	if (c->ntypes == 0)
+		return types;
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &n);
+	wanted = palloc(sizeof(text *) * Max(n, 1));
+	for (i = 0; i < n; i++)
+		wanted[i] = elem_nulls[i] ? NULL : DatumGetTextPP(elems[i]);
+	elems = repalloc(elems, sizeof(Datum) * (n + c->ntypes));
+	elem_nulls = repalloc(elem_nulls, sizeof(bool) * (n + c->ntypes));
+	nout = n;
+
+	hash_seq_init(&seq, c->types);
+	while ((t = hash_seq_search(&seq)) != NULL)
+	{
+		int			k;
+
+		if (type_in(t->key.data, t->key.len, wanted, n))
+			continue;
+		/* from a version without a step, an event stays of type t */
+		for (k = 0; k < t->nsteps; k++)
+		{
+			const char *type = t->key.data;
+			int			len = t->key.len;
+
+			CHECK_FOR_INTERRUPTS();
+			if (!final_type_of(c, &type, &len, t->steps[k]->from_version) ||
+				type_in(type, len, wanted, n))
+			{
+				elems[nout] = PointerGetDatum(cstring_to_text_with_len(t->key.data, t->key.len));
+				elem_nulls[nout] = false;
+				nout++;
+				break;
+			}
+		}
+	}
+	if (nout == n)
+		return types;
+	{
+		int			dims[1] = {nout};
+		int			lbs[1] = {1};
+
+		return PointerGetDatum(construct_md_array(elems, elem_nulls, 1, dims, lbs,
+												  TEXTOID, -1, false, TYPALIGN_INT));
+	}
+}
+
 /* Latest schema version of an event type: after its last step, or 1. */
 int32
 es_latest_schema_version(text *event_type)
@@ -689,51 +1178,6 @@ es_upcast_generation(void)
  * SQL functions
  * ---------------------------------------------------------------------
  */
-
-/* Check an event_type argument; returns it detoasted. */
-static text *
-check_type_arg(FunctionCallInfo fcinfo, int argno)
-{
-	text	   *t;
-	Size		len;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("event_type must not be null")));
-	t = PG_GETARG_TEXT_PP(argno);
-	len = VARSIZE_ANY_EXHDR(t);
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type must not be empty")));
-	if (len > ES_MAX_EVENT_TYPE_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("event_type is too long"),
-				 errdetail("The event_type has %zu bytes; at most %d are allowed.",
-						   len, ES_MAX_EVENT_TYPE_BYTES)));
-	return t;
-}
-
-/* Check a schema version argument: not null, at least 1. */
-static int32
-check_version_arg(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	int32		v;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be null", name)));
-	v = PG_GETARG_INT32(argno);
-	if (v < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be at least 1", name),
-				 errdetail("The %s given is %d.", name, v)));
-	return v;
-}
 
 /*
  * Check an upcaster function as the caller: a plain function taking one
@@ -794,8 +1238,35 @@ registry_changed(void)
 }
 
 /*
- * The steps of an event type, inside SPI as the owner: how many, the
- * highest from_version, and whether one starts at version v.
+ * Run a kept registry plan inside SPI as the owner, with a snapshot taken
+ * now: registrations hold the registry's lock, and what they check and
+ * write must be what is committed after it was granted, not what the
+ * transaction's snapshot (REPEATABLE READ) shows.  A row that the
+ * transaction's snapshot cannot see is not deleted: under REPEATABLE READ
+ * that is a serialization failure, as for a foreign key check.
+ */
+static uint64
+run_latest(SPIPlanPtr plan, const Datum *values, const char *nulls, int expected_code)
+{
+	Snapshot	snap;
+	int			rc;
+
+	CommandCounterIncrement();
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_snapshot(plan, (Datum *) values, nulls, snap,
+							  IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot,
+							  false, true, 0);
+	UnregisterSnapshot(snap);
+	if (rc != expected_code)
+		elog(ERROR, "SPI_execute_snapshot returned %s, expected %s",
+			 SPI_result_code_string(rc), SPI_result_code_string(expected_code));
+	return SPI_processed;
+}
+
+/*
+ * The steps of an event type, inside SPI as the owner, the registry
+ * locked: how many, the highest from_version, and whether one starts at
+ * version v.
  */
 static void
 existing_steps(text *event_type, int32 v, int64 *count, int32 *first,
@@ -807,14 +1278,14 @@ existing_steps(text *event_type, int32 v, int64 *count, int32 *first,
 
 	values[0] = PointerGetDatum(event_type);
 	values[1] = Int32GetDatum(v);
-	es_run_plan(es_keep_plan(&plan_steps,
-							 "SELECT pg_catalog.count(*), pg_catalog.min(u.from_version),"
-							 " pg_catalog.max(u.from_version),"
-							 " pg_catalog.bool_or(u.from_version OPERATOR(pg_catalog.=) $2)"
-							 " FROM es.upcasters u"
-							 " WHERE u.event_type OPERATOR(pg_catalog.=) $1",
-							 2, argtypes),
-				values, NULL, false, 1, SPI_OK_SELECT);
+	run_latest(es_keep_plan(&plan_steps,
+							"SELECT pg_catalog.count(*), pg_catalog.min(u.from_version),"
+							" pg_catalog.max(u.from_version),"
+							" pg_catalog.bool_or(u.from_version OPERATOR(pg_catalog.=) $2)"
+							" FROM es.upcasters_registry u"
+							" WHERE u.event_type OPERATOR(pg_catalog.=) $1",
+							2, argtypes),
+			   values, NULL, SPI_OK_SELECT);
 	*count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 	*first = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
 	*last = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
@@ -822,21 +1293,52 @@ existing_steps(text *event_type, int32 v, int64 *count, int32 *first,
 		&& !isnull;
 }
 
-PG_FUNCTION_INFO_V1(es_register_upcaster);
+/*
+ * Refuse a caller that may not drop the steps just deleted (the DELETE's
+ * RETURNING rows: from_version, owner): each step's owner, a member of it
+ * or a superuser.  A step inserted without an owner (by hand) belongs to
+ * the extension's owner.  Checked on the rows the statement deleted, so no
+ * concurrent change can slip between the check and the write; the error
+ * undoes the delete.
+ */
+static void
+check_deleted_owners(text *event_type, Oid caller)
+{
+	uint64		i;
+	char	   *type_name = text_to_cstring(event_type);
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int32		v = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+		Datum		owner = SPI_getbinval(tup, desc, 2, &isnull);
+
+		es_check_owner(isnull ? es_owner() : DatumGetObjectId(owner), caller,
+					   "upcaster", psprintf("%s from version %d", type_name, v), "drop");
+	}
+}
+
+PG_FUNCTION_INFO_V1(es_create_upcaster);
 
 /*
- * es.register_upcaster(event_type, from_version, rules, fn): a step from
- * from_version to from_version + 1, by rules or by a function.
+ * es.create_upcaster(event_type, from_version, rules, fn): a step from
+ * from_version to from_version + 1, by rules or by a function.  The step
+ * records its creator and the creator's settings: a function step runs as
+ * that role, with those settings.
  */
 Datum
-es_register_upcaster(PG_FUNCTION_ARGS)
+es_create_upcaster(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
-	int32		from = check_version_arg(fcinfo, 1, "from_version");
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
+	int32		from = es_check_version_arg(fcinfo, 1, "from_version");
 	bool		has_rules = !PG_ARGISNULL(2);
 	bool		has_fn = !PG_ARGISNULL(3);
 	Jsonb	   *rules = has_rules ? PG_GETARG_JSONB_P(2) : NULL;
 	char	   *fn_name = NULL;
+	Oid			caller = GetUserId();
+	Datum		settings;
 	EsUserSwitch save;
 
 	if (from == PG_INT32_MAX)
@@ -853,13 +1355,15 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 		(void) es_upcast_rules_compile(rules, CurrentMemoryContext);
 	else
 		fn_name = check_upcaster_function(PG_GETARG_OID(3));
+	/* the caller's settings, before acting as the owner */
+	settings = es_capture_settings();
 
 	es_become_owner(&save);
 	PG_TRY();
 	{
-		static const Oid argtypes[] = {TEXTOID, INT4OID, JSONBOID, TEXTOID};
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', ' '};
+		static const Oid argtypes[] = {TEXTOID, INT4OID, JSONBOID, TEXTOID, OIDOID, TEXTARRAYOID};
+		Datum		values[6];
+		char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
 		int64		count;
 		int32		first;
 		int32		last;
@@ -876,7 +1380,7 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_DUPLICATE_OBJECT),
 					 errmsg("event type \"%s\" already has an upcaster from version %d",
 							type_name, from),
-					 errhint("Unregister it first to replace it; both can be done in one transaction.")));
+					 errhint("Drop it first with es.drop_upcaster() to replace it; both can be done in one transaction.")));
 		if (count > 0 && from != last + 1)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -890,11 +1394,14 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 		nulls[2] = has_rules ? ' ' : 'n';
 		values[3] = has_fn ? CStringGetTextDatum(fn_name) : (Datum) 0;
 		nulls[3] = has_fn ? ' ' : 'n';
-		es_run_plan(es_keep_plan(&plan_insert,
-								 "INSERT INTO es.upcasters (event_type, from_version, rules, fn)"
-								 " VALUES ($1, $2, $3, $4)",
-								 4, argtypes),
-					values, nulls, false, 0, SPI_OK_INSERT);
+		values[4] = ObjectIdGetDatum(caller);
+		values[5] = settings;
+		run_latest(es_keep_plan(&plan_insert,
+								"INSERT INTO es.upcasters_registry"
+								" (event_type, from_version, rules, fn, owner, settings, created_at)"
+								" VALUES ($1, $2, $3, $4, $5::pg_catalog.regrole, $6, pg_catalog.now())",
+								6, argtypes),
+				   values, nulls, SPI_OK_INSERT);
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -906,18 +1413,19 @@ es_register_upcaster(PG_FUNCTION_ARGS)
 	PG_RETURN_VOID();
 }
 
-PG_FUNCTION_INFO_V1(es_unregister_upcaster);
+PG_FUNCTION_INFO_V1(es_drop_upcaster);
 
 /*
- * es.unregister_upcaster(event_type, from_version): remove the last step of
+ * es.drop_upcaster(event_type, from_version): remove the last step of
  * a type's chain, or (from_version NULL) the whole chain.
  */
 Datum
-es_unregister_upcaster(PG_FUNCTION_ARGS)
+es_drop_upcaster(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
 	bool		all = PG_ARGISNULL(1);
-	int32		from = all ? 0 : check_version_arg(fcinfo, 1, "from_version");
+	int32		from = all ? 0 : es_check_version_arg(fcinfo, 1, "from_version");
+	Oid			caller = GetUserId();
 	EsUserSwitch save;
 
 	es_become_owner(&save);
@@ -950,26 +1458,29 @@ es_unregister_upcaster(PG_FUNCTION_ARGS)
 		if (!all && from != last)
 			ereport(ERROR,
 					(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-					 errmsg("cannot unregister the upcaster of event type \"%s\" from version %d",
+					 errmsg("cannot drop the upcaster of event type \"%s\" from version %d",
 							type_name, from),
 					 errdetail("The step from version %d follows it; a chain has no gaps.", from + 1),
-					 errhint("Unregister the later steps first, or pass from_version => NULL to unregister the whole chain.")));
+					 errhint("Drop the later steps first, or pass from_version => NULL to drop the whole chain.")));
 
 		values[0] = PointerGetDatum(event_type);
 		values[1] = Int32GetDatum(from);
 		if (all)
-			es_run_plan(es_keep_plan(&plan_delete_all,
-									 "DELETE FROM es.upcasters u"
-									 " WHERE u.event_type OPERATOR(pg_catalog.=) $1",
-									 1, all_types),
-						values, NULL, false, 0, SPI_OK_DELETE);
+			run_latest(es_keep_plan(&plan_delete_all,
+									"DELETE FROM es.upcasters_registry u"
+									" WHERE u.event_type OPERATOR(pg_catalog.=) $1"
+									" RETURNING u.from_version, u.owner::pg_catalog.oid",
+									1, all_types),
+					   values, NULL, SPI_OK_DELETE_RETURNING);
 		else
-			es_run_plan(es_keep_plan(&plan_delete_one,
-									 "DELETE FROM es.upcasters u"
-									 " WHERE u.event_type OPERATOR(pg_catalog.=) $1"
-									 " AND u.from_version OPERATOR(pg_catalog.=) $2",
-									 2, one_types),
-						values, NULL, false, 0, SPI_OK_DELETE);
+			run_latest(es_keep_plan(&plan_delete_one,
+									"DELETE FROM es.upcasters_registry u"
+									" WHERE u.event_type OPERATOR(pg_catalog.=) $1"
+									" AND u.from_version OPERATOR(pg_catalog.=) $2"
+									" RETURNING u.from_version, u.owner::pg_catalog.oid",
+									2, one_types),
+					   values, NULL, SPI_OK_DELETE_RETURNING);
+		check_deleted_owners(event_type, caller);
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -990,8 +1501,8 @@ PG_FUNCTION_INFO_V1(es_upcast);
 Datum
 es_upcast(PG_FUNCTION_ARGS)
 {
-	text	   *event_type = check_type_arg(fcinfo, 0);
-	int32		version = check_version_arg(fcinfo, 1, "schema_version");
+	text	   *event_type = es_check_event_type_arg(fcinfo, 0);
+	int32		version = es_check_version_arg(fcinfo, 1, "schema_version");
 	Datum		data;
 	Jsonb	   *jb;
 	TupleDesc	tupdesc;
@@ -1000,16 +1511,8 @@ es_upcast(PG_FUNCTION_ARGS)
 	UpcastCache *c;
 	UpcastType *t;
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("data must not be null")));
-	jb = PG_GETARG_JSONB_P(2);
-	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("data must be a JSON object"),
-				 errdetail("The data is a JSON %s.", JB_ROOT_IS_SCALAR(jb) ? "scalar" : "array")));
+	es_check_not_null(fcinfo, 2, "data", NULL);
+	jb = es_check_document(PG_GETARG_DATUM(2), "data", NULL);
 	data = JsonbPGetDatum(jb);
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "es.upcast must return a composite type");
@@ -1036,7 +1539,7 @@ es_upcast(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(es_upcasters_changed);
 
 /*
- * Statement trigger on es.upcasters: any change to the registry (by the
+ * Statement trigger on es.upcasters_registry: any change to the registry (by the
  * functions above, by the owner's own DML, by a restore's COPY) reaches
  * every backend's cache.
  */
@@ -1066,4 +1569,17 @@ Datum
 es_upcast_generation_sql(PG_FUNCTION_ARGS pg_attribute_unused())
 {
 	PG_RETURN_INT64((int64) es_upcast_generation());
+}
+
+PG_FUNCTION_INFO_V1(es_capture_settings_sql);
+
+/*
+ * es.capture_settings(): the settings a registration captures now, as
+ * "name=value" items; the default of es.upcasters_registry.settings, so
+ * that a row written by hand captures its writer's settings too.
+ */
+Datum
+es_capture_settings_sql(PG_FUNCTION_ARGS pg_attribute_unused())
+{
+	PG_RETURN_DATUM(es_capture_settings());
 }

@@ -41,7 +41,7 @@
 #include "utils/memutils.h"
 
 #include "event_sourcing.h"
-#include "rules.h"
+#include "check.h"
 #include "upcast_rules.h"
 
 typedef enum RuleOp

@@ -1,5 +1,7 @@
-# Shared by demo.sh, test/run.sh and bench/run.sh: install what is missing,
-# build and install the extension, and run a throwaway PostgreSQL cluster.
+# Shared by demo.sh, test/run.sh, the shell tests (test/t/) and the bench
+# (bench/lib.sh): install what is missing, build and install the extension,
+# run a throwaway PostgreSQL cluster in a scratch directory, and its client
+# programs.
 # Source it; it defines functions and changes nothing by itself.
 
 ES_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -167,12 +169,37 @@ es_free_port() {
     return 1
 }
 
+# es_give PATH...: hand files to the cluster's owner (when we are root).
+es_give() {
+    if [ "$(id -u)" = 0 ]; then chown postgres: "$@"; fi
+}
+
+# es_scratch VAR [NAME]: make a temporary directory the cluster's owner can
+# write and put its path in VAR.  When the script exits, every cluster
+# es_cluster_start started is stopped and every such directory removed.
+ES_SCRATCH=()
+ES_CLUSTERS=()
+es_scratch() {
+    local -n es_scratch_var=$1
+    es_scratch_var=$(mktemp -d "${TMPDIR:-/tmp}/es_${2:-test}.XXXXXX")
+    chmod 755 "$es_scratch_var"
+    es_give "$es_scratch_var"
+    ES_SCRATCH+=("$es_scratch_var")
+    trap es_scratch_cleanup EXIT
+}
+es_scratch_cleanup() {
+    local d
+    for d in ${ES_CLUSTERS[@]+"${ES_CLUSTERS[@]}"}; do es_cluster_stop "$d" immediate; done
+    for d in ${ES_SCRATCH[@]+"${ES_SCRATCH[@]}"}; do rm -rf "$d"; done
+}
+
 # es_cluster_start DIR [setting=value ...]: initdb into DIR/data and start
 # a server listening on a Unix socket in DIR only.  Sets PGHOST and PGPORT.
 es_cluster_start() {
     local dir=$1; shift
     mkdir -p "$dir"
-    [ "$(id -u)" = 0 ] && chown postgres: "$dir"
+    es_give "$dir"
+    ES_CLUSTERS+=("$dir")
     export PGPORT
     PGPORT=$(es_free_port)
     export PGHOST=$dir
@@ -198,8 +225,58 @@ es_cluster_stop() {
     es_findings_scan "$1/server.log"
 }
 
+# es_pg PROGRAM [ARGS]: a client program of the installation (pgbench,
+# pg_dump, ...) as the cluster's superuser, against the server that PGHOST
+# and PGPORT name (PGOPTIONS passed on).
+es_pg() {
+    local program=$1; shift
+    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+        ${PGOPTIONS:+PGOPTIONS="$PGOPTIONS"} "$PG_BINDIR/$program" "$@"
+}
+
 # psql as the cluster's superuser, quiet, stopping at the first error.
 es_psql() {
-    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" \
-        "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -U postgres "$@"
+    es_pg psql -X -q -v ON_ERROR_STOP=1 "$@"
+}
+
+# es_store DB: a new database DB, with the extension.
+es_store() {
+    es_psql -d postgres -c "CREATE DATABASE \"$1\""
+    es_psql -d "$1" -c "CREATE EXTENSION event_sourcing"
+}
+
+# es_writers DB: eight pgbench clients each run 150 transactions of the
+# statements on stdin (psql variables allowed), rolling back one in five,
+# against DB; then a row in DB's table stop tells the consumers running
+# alongside to finish.
+es_writers() {
+    local db=$1 d
+    es_scratch d writers
+    {
+        echo '\set rollback random(1, 5)'
+        echo 'BEGIN;'
+        cat
+        printf '%s\n' '\if :rollback = 1' 'ROLLBACK;' '\else' 'COMMIT;' '\endif'
+    } >"$d/writer.sql"
+    es_give "$d/writer.sql"
+    es_pg pgbench -n -c 8 -j 8 -t 150 -f "$d/writer.sql" "$db"
+    es_psql -d "$db" -c "INSERT INTO stop VALUES (now())"
+}
+
+# es_copy_db SRC DST: pg_dump database SRC and pg_restore it into DST.
+es_copy_db() {
+    local d
+    es_scratch d dump
+    es_pg pg_dump -Fc -f "$d/db.dump" "$1"
+    es_pg pg_restore --exit-on-error -d "$2" "$d/db.dump"
+}
+
+# es_same_rows DB1 DB2 QUERY: QUERY returns the same in both databases
+# (both results shown).
+es_same_rows() {
+    local a b
+    a=$(es_psql -d "$1" -At -c "$3")
+    b=$(es_psql -d "$2" -At -c "$3")
+    printf '%s:\n%s\n%s:\n%s\n' "$1" "$a" "$2" "$b"
+    [ "$a" = "$b" ]
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of event_sourcing: installs what is missing, builds and
-# installs the extension, starts a throwaway cluster, then runs the
-# pg_regress tests (sql/), the isolation specs (test/specs/) and the shell
-# tests (test/t/), and ends with a line "N passed, N failed".
+# installs the extension, starts a throwaway cluster, runs make installcheck
+# there (the pg_regress tests sql/ and the isolation specs specs/), then the
+# shell tests (test/t/) that need clusters of their own, and ends with a line
+# "N passed, N failed".
 # --assert: against PostgreSQL built with assertions; --asan: built with
 # assertions and AddressSanitizer (both built and cached by test/pgbuild.sh);
 # --ubsan: the extension built with UBSan (see es_variant in test/lib.sh).
@@ -23,15 +24,13 @@ es_build_install PG_CFLAGS="${ES_TEST_CFLAGS:--Wall -Wextra -Werror} $ES_VARIANT
 
 work=$(mktemp -d /tmp/es_test.XXXXXX)
 trap 'es_cluster_stop "$work/cluster"; [ -n "${ES_KEEP_RESULTS:-}" ] && cp -r "$work" "$ES_KEEP_RESULTS"; rm -rf "$work"' EXIT
-# pg_regress writes next to its inputs: give the postgres user a copy.
-cp -r sql expected test examples "$work/"
+# make installcheck writes results/ next to its inputs: give the postgres
+# user a copy of the tree.
+mkdir "$work/tree"
+cp -r Makefile ./*.control sql expected specs test examples "$work/tree/"
 [ "$(id -u)" = 0 ] && chown -R postgres: "$work"
 
 es_cluster_start "$work/cluster"
-# test/specs/bank.spec loads the example with pg_read_file
-cp examples/bank.sql "$work/cluster/data/bank_example.sql"
-[ "$(id -u)" = 0 ] && chown postgres: "$work/cluster/data/bank_example.sql"
-pgxs=$("$PG_BINDIR/pg_config" --pkglibdir)/pgxs/src/test
 passed=0
 failed=0
 
@@ -42,23 +41,25 @@ count_results() {
     failed=$((failed + $(grep -cE '\.\.\. FAILED|^not ok ' "$out")))
 }
 
-echo "== regression tests"
-regress_tests=$(ls sql/*.sql | sed 's|sql/||; s|\.sql$||' | sort)
-as_pg "$pgxs/regress/pg_regress" --inputdir="$work" --outputdir="$work/regress" \
-    --bindir="$PG_BINDIR" --host="$PGHOST" --port="$PGPORT" \
-    --dbname=es_regress $regress_tests >"$work/regress.out" 2>&1
-cat "$work/regress.out"
-count_results "$work/regress.out"
-[ -f "$work/regress/regression.diffs" ] && cat "$work/regress/regression.diffs"
-
-echo "== isolation tests"
-iso_tests=$(ls test/specs/*.spec | sed 's|test/specs/||; s|\.spec$||' | sort)
-as_pg "$pgxs/isolation/pg_isolation_regress" --inputdir="$work/test" \
-    --outputdir="$work/isolation" --bindir="$PG_BINDIR" \
-    --host="$PGHOST" --port="$PGPORT" --dbname=es_isolation $iso_tests >"$work/iso.out" 2>&1
-cat "$work/iso.out"
-count_results "$work/iso.out"
-[ -f "$work/isolation/regression.diffs" ] && cat "$work/isolation/regression.diffs"
+# make installcheck, in two steps (the regression tests, then the isolation
+# specs) so that a failing step does not keep the other from running
+for suite in regress isolation; do
+    echo "== $suite tests (make installcheck)"
+    if [ "$suite" = regress ]; then only=ISOLATION=; else only=REGRESS=; fi
+    as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
+        make -C "$work/tree" -s PG_CONFIG="$(es_pg_config)" \
+        "$only" installcheck >"$work/$suite.out" 2>&1
+    status=$?
+    cat "$work/$suite.out"
+    count_results "$work/$suite.out"
+    # a run that failed before any test did counts as one failure
+    if [ "$status" != 0 ] && ! grep -qE '\.\.\. FAILED|^not ok ' "$work/$suite.out"; then
+        failed=$((failed + 1))
+    fi
+done
+for diffs in "$work"/tree/regression.diffs "$work"/tree/output_iso/regression.diffs; do
+    [ -f "$diffs" ] && cat "$diffs"
+done
 
 echo "== shell tests"
 for t in test/t/*.sh; do

@@ -4,9 +4,7 @@
 # extension, so it installs nothing and takes no lock.
 set -eu
 source "$(dirname "$0")/../../test/lib.sh"
-dir=$(mktemp -d /tmp/es_statements.XXXXXX)
-chmod 755 "$dir"
-trap 'es_cluster_stop "$dir/c"; rm -rf "$dir"' EXIT
+es_scratch dir statements
 cp "$(dirname "$0")/statements.sql" "$dir/" && chmod 644 "$dir/statements.sql"
 es_cluster_start "$dir/c" "shared_buffers = 1GB" "max_wal_size = 8GB" "synchronous_commit = off"
 es_psql -d postgres -f "$dir/statements.sql"

@@ -15,11 +15,8 @@ sync="on off"
 setup_sql() { :; }
 
 script_a() {
-    cat <<'SQL'
-\set n random(1, 10000)
-SELECT es.append('acct-' || :n, NULL,
-                 es.event('Deposited', '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}'));
-SQL
+    echo '\set n random(1, 10000)'
+    append_one_sql "'acct-' || :n" NULL
 }
 
 script_b() {
@@ -29,10 +26,6 @@ WITH v AS (INSERT INTO raw.streams AS s (stream_id, category, version, created_a
            VALUES ('acct-' || :n, 'acct', 1, now(), now())
            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + 1, updated_at = now()
            RETURNING s.stream_id, s.version)
-INSERT INTO raw.events (stream_id, stream_version, event_id, event_type,
-                        schema_version, data, metadata, occurred_at)
-SELECT v.stream_id, v.version, es.uuid_v7(), 'Deposited', 1,
-       '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}', NULL, now()
-FROM v;
 SQL
+    raw_insert_one_sql
 }

@@ -13,20 +13,13 @@ clients="1 4"
 sync="on off"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 10000"
-    echo "\\set events 10000"
-    echo "\\i $BENCH/sql/fill.sql"
-    echo "\\set s raw"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 10000 10000
+    fill_sql raw 10000 10000
 }
 
 script_a() {
-    cat <<'SQL'
-\set n random(1, 10000)
-SELECT es.append('acct-' || :n, es.stream_version('acct-' || :n),
-                 es.event('Deposited', '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}'));
-SQL
+    echo '\set n random(1, 10000)'
+    append_one_sql "'acct-' || :n" "es.stream_version('acct-' || :n)"
 }
 
 script_b() {
@@ -36,10 +29,6 @@ WITH cur AS (SELECT version FROM raw.streams WHERE stream_id = 'acct-' || :n),
      v AS (UPDATE raw.streams AS s SET version = cur.version + 1, updated_at = now()
            FROM cur WHERE s.stream_id = 'acct-' || :n AND s.version = cur.version
            RETURNING s.stream_id, s.version)
-INSERT INTO raw.events (stream_id, stream_version, event_id, event_type,
-                        schema_version, data, metadata, occurred_at)
-SELECT v.stream_id, v.version, es.uuid_v7(), 'Deposited', 1,
-       '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}', NULL, now()
-FROM v;
 SQL
+    raw_insert_one_sql
 }

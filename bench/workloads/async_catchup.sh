@@ -15,10 +15,7 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 1000"
-    echo "\\set events 1000000"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 1000 1000000
     cat <<'SQL'
 CREATE FUNCTION noop(e es.events) RETURNS void LANGUAGE plpgsql AS 'BEGIN NULL; END';
 SELECT es.create_projection('catchup', 'noop(es.events)', async => true);

@@ -15,16 +15,9 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 1"
-    echo "\\set events 100000"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 1 100000
+    sum_pl_sql
     cat <<'SQL'
-CREATE FUNCTION sum_pl(state jsonb, event es.events) RETURNS jsonb LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN jsonb_build_object('balance', (state->>'balance')::numeric + (event.data->>'amount')::numeric);
-END $$;
-SELECT es.create_reducer('sum_pl', '{"balance": 0}', 'sum_pl(jsonb, es.events)');
 CREATE FUNCTION loop_pl(sid text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
     state jsonb := '{"balance": 0}';

@@ -14,14 +14,8 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 1"
-    echo "\\set events 100000"
-    echo "\\i $BENCH/sql/fill.sql"
-    cat <<'SQL'
-SELECT es.create_reducer('sum_rules', '{"balance": 0}',
-    rules => '{"Deposited": [{"add": "balance", "from": "$.data.amount"}]}');
-SQL
+    fill_sql es 1 100000
+    sum_rules_sql
 }
 
 script_a() {

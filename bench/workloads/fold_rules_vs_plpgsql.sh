@@ -13,19 +13,9 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 1"
-    echo "\\set events 100000"
-    echo "\\i $BENCH/sql/fill.sql"
-    cat <<'SQL'
-SELECT es.create_reducer('sum_rules', '{"balance": 0}',
-    rules => '{"Deposited": [{"add": "balance", "from": "$.data.amount"}]}');
-CREATE FUNCTION sum_pl(state jsonb, event es.events) RETURNS jsonb LANGUAGE plpgsql AS $$
-BEGIN
-    RETURN jsonb_build_object('balance', (state->>'balance')::numeric + (event.data->>'amount')::numeric);
-END $$;
-SELECT es.create_reducer('sum_pl', '{"balance": 0}', 'sum_pl(jsonb, es.events)');
-SQL
+    fill_sql es 1 100000
+    sum_rules_sql
+    sum_pl_sql
 }
 
 script_a() {

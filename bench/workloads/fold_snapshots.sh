@@ -23,10 +23,7 @@ SQL
 }
 
 grow_sql() {	# $1: events in the stream
-    echo "\\set s es"
-    echo "\\set streams 1"
-    echo "\\set events $1"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 1 "$1"
     echo "SELECT es.fold('acct-1', 'snap_rules');"
 }
 

@@ -14,9 +14,6 @@ quick_levels="100000"
 
 grow_sql() {	# $1: events in each store
     for s in es raw; do
-        echo "\\set s $s"
-        echo "\\set streams 10000"
-        echo "\\set events $1"
-        echo "\\i $BENCH/sql/fill.sql"
+        fill_sql "$s" 10000 "$1"
     done
 }

@@ -16,18 +16,12 @@ setup_sql() { :; }
 
 grow_sql() {	# $1: events in the stream
     for s in es raw; do
-        echo "\\set s $s"
-        echo "\\set streams 1"
-        echo "\\set events $1"
-        echo "\\i $BENCH/sql/fill.sql"
+        fill_sql "$s" 1 "$1"
     done
 }
 
 script_a() {
-    cat <<'SQL'
-SELECT es.append('acct-1', NULL,
-                 es.event('Deposited', '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}'));
-SQL
+    append_one_sql "'acct-1'" NULL
 }
 
 script_b() {
@@ -36,10 +30,6 @@ WITH v AS (INSERT INTO raw.streams AS s (stream_id, category, version, created_a
            VALUES ('acct-1', 'acct', 1, now(), now())
            ON CONFLICT (stream_id) DO UPDATE SET version = s.version + 1, updated_at = now()
            RETURNING s.stream_id, s.version)
-INSERT INTO raw.events (stream_id, stream_version, event_id, event_type,
-                        schema_version, data, metadata, occurred_at)
-SELECT v.stream_id, v.version, es.uuid_v7(), 'Deposited', 1,
-       '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}', NULL, now()
-FROM v;
 SQL
+    raw_insert_one_sql
 }

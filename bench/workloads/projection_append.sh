@@ -12,10 +12,7 @@ clients="1 4"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 10000"
-    echo "\\set events 10000"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 10000 10000
     cat <<'SQL'
 CREATE TABLE balances (stream_id text PRIMARY KEY, balance numeric NOT NULL);
 CREATE FUNCTION project_balance(e es.events) RETURNS void LANGUAGE sql AS $$
@@ -28,17 +25,11 @@ SQL
 }
 
 script_a() {
-    cat <<'SQL'
-\set n random(1, 10000)
-SELECT es.append('acct-' || :n, NULL,
-                 es.event('Deposited', '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}'));
-SQL
+    echo '\set n random(1, 10000)'
+    append_one_sql "'acct-' || :n" NULL
 }
 
 script_b() {
-    cat <<'SQL'
-\set n random(1, 10000)
-SELECT es.append('acct-' || :n, NULL,
-                 es.event('Noted', '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}'));
-SQL
+    echo '\set n random(1, 10000)'
+    append_one_sql "'acct-' || :n" NULL Noted
 }

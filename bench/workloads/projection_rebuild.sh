@@ -14,10 +14,7 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 100"
-    echo "\\set events 100000"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 100 100000
     cat <<'SQL'
 CREATE TABLE copied (stream_id text, amount numeric);
 CREATE TABLE copied_raw (stream_id text, amount numeric);

@@ -14,17 +14,14 @@ clients="1"
 sync="on"
 
 setup_sql() {
-    echo "\\set s es"
-    echo "\\set streams 1"
-    echo "\\set events 100000"
-    echo "\\i $BENCH/sql/fill.sql"
+    fill_sql es 1 100000
     cat <<'SQL'
 INSERT INTO es.events (stream_id, stream_version, event_id, event_type, schema_version, data, occurred_at)
 SELECT 'acct-2', stream_version, es.uuid_v7(), 'Paid', 1, data, occurred_at
 FROM es.events WHERE stream_id = 'acct-1' ORDER BY stream_version;
 INSERT INTO es.streams (stream_id, category, version, created_at, updated_at)
 VALUES ('acct-2', 'acct', 100000, now(), now());
-SELECT es.register_upcaster('Deposited', 1, rules => '[{"op": "rename", "field": "note", "to": "memo"}]');
+SELECT es.create_upcaster('Deposited', 1, rules => '[{"op": "rename", "field": "note", "to": "memo"}]');
 SQL
 }
 

@@ -5,9 +5,7 @@ set -eu
 source "$(dirname "$0")/../lib.sh"
 cd "$ES_ROOT"
 
-dir=$(mktemp -d /tmp/es_demo_test.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+es_scratch dir demo
 es_cluster_start "$dir"
 out=$(es_psql -d postgres -v pghost="$PGHOST" -v pgport="$PGPORT" <examples/demo.sql 2>&1)
 echo "$out" | tail -5

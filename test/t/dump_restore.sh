@@ -7,13 +7,11 @@
 set -eu
 source "$(dirname "$0")/../lib.sh"
 
-dir=$(mktemp -d /tmp/es_dump.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+es_scratch dir dump
 es_cluster_start "$dir"
-es_psql -d postgres -c "CREATE DATABASE src" -c "CREATE DATABASE dst"
+es_store src
+es_psql -d postgres -c "CREATE DATABASE dst"
 es_psql -d src <<'SQL'
-CREATE EXTENSION event_sourcing;
 SELECT es.append('a-1', 0, es.event('Opened', '{"owner": "Ada"}', '{"by": "test"}'));
 SELECT es.append('a-1', 1, VARIADIC (SELECT array_agg(es.event('Tick', jsonb_build_object('n', i)))
                                      FROM generate_series(1, 50) i));
@@ -21,11 +19,10 @@ SELECT es.append('b-1', NULL, es.event('Opened', '{}', occurred_at => '2001-02-0
                                        schema_version => 3));
 CREATE FUNCTION public.tick_v3(data jsonb) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT data || jsonb_build_object('twice', (data->>'count')::numeric * 2) $$;
-SELECT es.register_upcaster('Tick', 1, '[{"op": "rename", "field": "n", "to": "count"}]');
-SELECT es.register_upcaster('Tick', 2, fn => 'public.tick_v3(jsonb)');
+SELECT es.create_upcaster('Tick', 1, '[{"op": "rename", "field": "n", "to": "count"}]');
+SELECT es.create_upcaster('Tick', 2, fn => 'public.tick_v3(jsonb)');
 SQL
-as_pg "$PG_BINDIR/pg_dump" -h "$PGHOST" -p "$PGPORT" -U postgres -Fc -f "$dir/src.dump" src
-as_pg "$PG_BINDIR/pg_restore" -h "$PGHOST" -p "$PGPORT" -U postgres --exit-on-error -d dst "$dir/src.dump"
+es_copy_db src dst
 
 snapshot=$(cat <<'SQL'
 SELECT md5(string_agg(e::text, ',' ORDER BY global_position)) FROM es.events e
@@ -37,10 +34,7 @@ UNION ALL
 SELECT md5(string_agg(r::text, ',' ORDER BY stream_version)) FROM es.read_stream('a-1') r
 SQL
 )
-src=$(es_psql -d src -At -c "$snapshot")
-dst=$(es_psql -d dst -At -c "$snapshot")
-echo "source:   $src"; echo "restored: $dst"
-[ "$src" = "$dst" ]
+es_same_rows src dst "$snapshot"
 
 max=$(es_psql -d src -At -c "SELECT max(global_position) FROM es.events")
 out=$(es_psql -d dst -At <<'SQL'

@@ -9,13 +9,10 @@
 set -eu
 source "$(dirname "$0")/../lib.sh"
 
-dir=$(mktemp -d /tmp/es_async.XXXXXX)
-trap 'es_cluster_stop "$dir"; rm -rf "$dir"' EXIT
-[ "$(id -u)" = 0 ] && chown postgres: "$dir"
+es_scratch dir async
 es_cluster_start "$dir" "max_connections = 40"
-es_psql -d postgres -c "CREATE DATABASE asynctest"
+es_store asynctest
 es_psql -d asynctest <<'SQL'
-CREATE EXTENSION event_sourcing;
 CREATE TABLE inline_model (account text PRIMARY KEY, version bigint, total bigint, events int);
 CREATE TABLE async_model (LIKE inline_model INCLUDING ALL);
 CREATE TABLE async_applied (global_position bigint);
@@ -60,28 +57,16 @@ BEGIN
 END $$;
 SQL
 
-cat >"$dir/writer.sql" <<'SQL'
+es_psql -d asynctest -c "CALL runner()" & r1=$!
+es_psql -d asynctest -c "CALL runner()" & r2=$!
+es_writers asynctest <<'SQL'
 \set s random(1, 30)
 \set n random(1, 1000)
-\set r random(1, 5)
-BEGIN;
 SELECT es.append('acct-' || :s, NULL, es.event('Tick', jsonb_build_object('n', :n)));
 SELECT pg_sleep(random() * 0.003);
 SELECT es.append('misc-' || :s, NULL, es.event('Tock', jsonb_build_object('n', :n)));
 SELECT es.append('acct-' || (:s % 30 + 1), NULL, es.event('Tick', jsonb_build_object('n', :n)));
-\if :r = 1
-ROLLBACK;
-\else
-COMMIT;
-\endif
 SQL
-[ "$(id -u)" = 0 ] && chown postgres: "$dir/writer.sql"
-
-es_psql -d asynctest -c "CALL runner()" & r1=$!
-es_psql -d asynctest -c "CALL runner()" & r2=$!
-as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" "$PG_BINDIR/pgbench" -n -U postgres \
-    -c 8 -j 8 -t 150 -f "$dir/writer.sql" asynctest
-es_psql -d asynctest -c "INSERT INTO stop VALUES (now())"
 wait $r1 $r2
 
 result=$(es_psql -d asynctest -At <<'SQL'
