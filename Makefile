@@ -96,7 +96,7 @@ check-version:
 	@echo "version $(EXTVERSION) (PGXN $(EXTVERSION_SEMVER)): control file, META.json and CHANGELOG.md agree"
 	@for f in $(EXTENSION).sql $(DATA); do \
 	    grep -q '^\\echo Use ".* EXTENSION $(EXTENSION).*" to load this file\. \\quit$$' $$f || { \
-	        echo "$$f: no \\echo guard (see $(EXTENSION).sql)" >&2; exit 1; }; \
+	        printf "%s: no \\\\echo guard (see $(EXTENSION).sql)\\n" "$$f" >&2; exit 1; }; \
 	done
 	@if [ -s $(SHIPPED) ]; then \
 	    test $(words $(OPEN_UPGRADE)) = 1 || { \

@@ -101,14 +101,15 @@ EOF
 }
 
 cmd_freeze() {
-    local script released
+    local script released tags
     script=$(open_script)
     [ -n "$script" ] || die "no upgrade script into $current: nothing has been released"
     released=${script#"$ext"--}
     released=${released%--"$current".sql}
-    if git rev-parse --git-dir >/dev/null 2>&1 &&
-        git rev-parse -q --verify "refs/tags/v$released" >/dev/null; then
-        die "v$released is tagged: $ext--$released.sql is shipped and stays as it is; put the change in $script"
+    if [ -e .git ]; then
+        tags=$(git tag --list "v$released") || die "cannot read the tags of this checkout"
+        [ -z "$tags" ] ||
+            die "v$released is tagged: $ext--$released.sql is shipped and stays as it is; put the change in $script"
     fi
     if [ -n "$(statements "$script")" ]; then
         die "$script has changes: $ext.sql is no longer $released; put the change in $script, or take it out of both files before freezing again"
