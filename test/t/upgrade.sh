@@ -81,7 +81,7 @@ SQL
 
     # (a) the same objects as a fresh install
     describe "$db" "$dir/$db.members"
-    same "the objects of $version updated equal a fresh install of $current (< fresh, > updated)" \
+    same "the objects of $version updated equal a fresh install of $current (- fresh, + updated)" \
         "$dir/fresh.members" "$dir/$db.members"
 
     # (b) the same data, still working
@@ -89,7 +89,7 @@ SQL
         "$dir/$db.before" "$dir/$db.after_same_session"
     same "the data reads the same after the update, in a new session" \
         "$dir/$db.before" "$dir/$db.after"
-    same "the updated store holds the same as one created at $current with the same data (< created, > updated)" \
+    same "the updated store holds the same as one created at $current with the same data (- created, + updated)" \
         "$dir/fresh_data.state" "$dir/$db.after"
     if es_psql -d "$db" -f "$dir/continue.sql" >"$dir/$db.continue" 2>&1; then
         grep '^ ok: ' "$dir/$db.continue" | sed 's/^ //'
@@ -98,7 +98,7 @@ SQL
         cat "$dir/$db.continue"
         failed=1
     fi
-    same "the updated store goes on like one created at $current with the same data (< created, > updated)" \
+    same "the updated store goes on like one created at $current with the same data (- created, + updated)" \
         "$dir/fresh_data.continue" "$dir/$db.continue"
 done
 exit "$failed"
