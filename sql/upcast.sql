@@ -32,7 +32,7 @@ SELECT data FROM es.upcast('Added', 1, '{"amount": 1, "currency": "USD"}');
 -- set: a constant, whatever was there; any JSON value, numbers exact
 SELECT es.create_upcaster('Set', 1,
     '[{"op": "set", "target": "$.source", "value": "import"},
-      {"op": "set", "target": "$.limits", "value": {"op": "max", "target": 0.1, "tags": [1, null, true]}},
+      {"op": "set", "target": "$.limits", "value": {"max": 0.1000000000000000000001, "tags": [1, null, true]}},
       {"op": "set", "target": "$.gone", "value": null}]');
 SELECT data FROM es.upcast('Set', 1, '{"source": "web", "gone": 3}');
 
@@ -267,7 +267,7 @@ SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"field": "a"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": 1}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "frobnicate"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": "a"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.b"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.b", "value": 1}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": "a", "to": ["b"]}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.a"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": 3, "to": "b"}]')$$);
@@ -275,7 +275,17 @@ SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "remove", "targe
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "remove", "field": ["a", 2]}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.a.b"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a.b", "target": "$.a"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.b"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.b", "if_missing": "yes"}]')$$);
+-- one language, two uses: reducer ops and reducer-only paths are refused
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "add", "target": "$.a", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "count", "target": "$.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "from": "$.metadata.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "value": 1, "when": {"path": "$.data.a", "equals_stream_id": true}}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a[0]", "target": "$.b"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a[0]", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "strict $.a", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "replace", "target": "$.a", "from": "$.data.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "value": 1, "if_exists": "replace"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "value": 1, "if_exists": "keep", "if_missing": "skip"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "field": "a"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "value": ""}]')$$);

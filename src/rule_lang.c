@@ -206,6 +206,8 @@ compile_target(const char *name, const JsonbValue *v, EsRule *rule, bool root_ok
 	Datum		datum;
 	int			n = 0;
 
+	if (v->type == jbvString && v->val.string.len == 0)
+		rule_error(name, "The target is empty; it is a plain key chain such as $.balance.");
 	jp = parse_jsonpath(name, v, "target", &rule->target_text, &datum);
 	jspInit(&item, jp);
 	if (item.type != jpiRoot || (jp->header & JSONPATH_LAX) == 0)
@@ -391,8 +393,10 @@ es_rule_compile(EsRuleUse use, const char *name, const JsonbValue *v, EsRule *ru
 			found = true;
 		}
 	if (!found)
-		rule_error(name, "Unknown op \"%s\"; the ops are set, add, subtract, min, max, count, append, remove, merge and replace for reducers, set, remove, replace, move and rename_type for upcasters.",
-				   jbv_cstring(op));
+		rule_error(name, "Unknown op \"%s\"; %s.", jbv_cstring(op),
+				   use == ES_RULES_REDUCER
+				   ? "reducers have set, add, subtract, min, max, count, append, remove, merge and replace"
+				   : "upcasters have set, remove, replace, move and rename_type");
 	o = rule->op;
 	if (use == ES_RULES_REDUCER && (o == ES_OP_MOVE || o == ES_OP_RENAME_TYPE))
 		rule_error(name, "\"%s\" is an upcaster op; reducers have set, add, subtract, min, max, count, append, remove, merge and replace.",

@@ -411,8 +411,9 @@ not_an_object(const EsPath *path, int depth)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_SQL_JSON_OBJECT_NOT_FOUND),
-			 errmsg("%s runs through a field of the event data that is not an object (its key %d)",
-					path->display, depth)));
+			 errmsg("target %s runs through a value of the event data that is not an object",
+					path->display),
+			 errdetail("Key %d of the target holds something else.", depth)));
 }
 
 /* The document as it is now, as the event document {"data": ...}. */

@@ -2,7 +2,7 @@
 -- nested data on the read paths.
 -- role: fuzz
 SELECT es.create_upcaster('D6', 1, jsonb_build_array(jsonb_build_object('op', 'set',
-    'target', '$' || repeat('.k', 60000), 'value', 1, 'if_exists', 'keep')));
+    'target', '$' || repeat('.k', 15000), 'value', 1, 'if_exists', 'keep')));
 SELECT es.append('d6-1', NULL, es.event('D6', '{}', schema_version => 1));
 SELECT * FROM es.upcast('D6', 1, '{}');
 SELECT count(*) FROM es.read_stream('d6-1');
