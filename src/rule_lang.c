@@ -667,45 +667,11 @@ es_rule_query(const EsRulePath *path, Jsonb *doc, JsonbValue *out)
 }
 
 /*
- * Walk a key chain.  In both modes a key of a scalar finds nothing (strict
- * mode raises an error that silent mode suppresses; lax mode ignores it),
- * as does a missing key; a key of an array finds nothing in strict mode
- * and, in lax mode, whatever the unwrapped elements give: undecided here.
+ * The paths es_rule_eval does not walk: general jsonpaths, other columns,
+ * $.data itself, and lax chains that met an array.
  */
 bool
-es_rule_walk(const EsRulePath *path, int start, JsonbContainer *c, JsonbValue *out,
-			 bool *undecided)
-{
-	JsonbValue *v = NULL;
-	int			i;
-
-	*undecided = false;
-	for (i = start; i < path->nkeys; i++)
-	{
-		if (!JsonContainerIsObject(c))
-		{
-			if (path->lax && JsonContainerIsArray(c) && !JsonContainerIsScalar(c))
-				*undecided = true;
-			return false;
-		}
-		v = getKeyJsonValueFromContainer(c, path->keys[i], path->keylens[i], NULL);
-		if (v == NULL)
-			return false;
-		if (i < path->nkeys - 1)
-		{
-			if (v->type != jbvBinary)
-				return false;
-			c = v->val.binary.data;
-		}
-	}
-	if (v == NULL)
-		return false;
-	*out = *v;
-	return v->type != jbvNull;
-}
-
-bool
-es_rule_eval(const EsRulePath *path, EsRuleEvent *ev, JsonbValue *out)
+es_rule_eval_general(const EsRulePath *path, EsRuleEvent *ev, JsonbValue *out)
 {
 	if (path->root == ES_ROOT_GENERAL)
 		return es_rule_query(path, event_document(ev), out);
@@ -714,17 +680,13 @@ es_rule_eval(const EsRulePath *path, EsRuleEvent *ev, JsonbValue *out)
 	if (path->root == ES_ROOT_DATA || path->root == ES_ROOT_METADATA)
 	{
 		Jsonb	   *doc = DatumGetJsonbP(ev->row[path->column]);
-		bool		undecided;
 
 		if (path->nkeys == 0)
 		{
 			es_jsonb_as_value(doc, out);
 			return out->type != jbvNull;
 		}
-		if (es_rule_walk(path, 0, &doc->root, out, &undecided))
-			return true;
-		if (!undecided)
-			return false;
+		/* a lax chain that met an array (es_rule_eval walked it) */
 		return es_rule_query(path, event_document(ev), out);
 	}
 	column_value(path->root, ev->row[path->column], out);

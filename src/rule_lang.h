@@ -13,6 +13,7 @@
 #ifndef ES_RULE_LANG_H
 #define ES_RULE_LANG_H
 
+#include "fmgr.h"
 #include "utils/jsonb.h"
 
 /* What the rules are for. */
@@ -128,15 +129,7 @@ typedef struct EsRuleEvent
  * (JSON null counts as nothing).  The result is what jsonb_path_query_first
  * gives on the event document.
  */
-extern bool es_rule_eval(const EsRulePath *path, EsRuleEvent *ev, JsonbValue *out);
-
-/*
- * Walk keys[start..] of a plain path from container c.  Returns whether it
- * found a non-null value; *undecided is set (and false returned) when a lax
- * path meets an array, which only jsonb_path_query_first can answer.
- */
-extern bool es_rule_walk(const EsRulePath *path, int start, JsonbContainer *c,
-						 JsonbValue *out, bool *undecided);
+extern bool es_rule_eval_general(const EsRulePath *path, EsRuleEvent *ev, JsonbValue *out);
 
 /* jsonb_path_query_first(doc, path, silent => true) into *out. */
 extern bool es_rule_query(const EsRulePath *path, Jsonb *doc, JsonbValue *out);
@@ -159,5 +152,69 @@ extern void es_jsonb_as_value(Jsonb *jb, JsonbValue *out);
 
 /* Push a jsonb as a value (WJB_VALUE or WJB_ELEM). */
 extern void es_push_jsonb(JsonbParseState **ps, JsonbIteratorToken tok, Jsonb *jb);
+
+/*
+ * Walk keys[start..] of a plain path from container c.  Returns whether it
+ * found a non-null value.  In both modes a key of a scalar finds nothing
+ * (strict mode raises an error that silent mode suppresses; lax mode
+ * ignores it), as does a missing key; a key of an array finds nothing in
+ * strict mode and, in lax mode, whatever the unwrapped elements give:
+ * *undecided is set (and false returned), which only jsonb_path_query_first
+ * can answer.  Inline: it is the hot path of a rules fold.
+ */
+static inline bool
+es_rule_walk(const EsRulePath *path, int start, JsonbContainer *c, JsonbValue *out,
+			 bool *undecided)
+{
+	JsonbValue *v = NULL;
+	int			i;
+
+	*undecided = false;
+	for (i = start; i < path->nkeys; i++)
+	{
+		if (!JsonContainerIsObject(c))
+		{
+			if (path->lax && JsonContainerIsArray(c) && !JsonContainerIsScalar(c))
+				*undecided = true;
+			return false;
+		}
+		v = getKeyJsonValueFromContainer(c, path->keys[i], path->keylens[i], NULL);
+		if (v == NULL)
+			return false;
+		if (i < path->nkeys - 1)
+		{
+			if (v->type != jbvBinary)
+				return false;
+			c = v->val.binary.data;
+		}
+	}
+	if (v == NULL)
+		return false;
+	*out = *v;
+	return v->type != jbvNull;
+}
+
+/*
+ * Evaluate a path against an event into *out; false when it finds nothing
+ * (JSON null counts as nothing).  The result is what jsonb_path_query_first
+ * gives on the event document.  Plain key chains below data or metadata
+ * are walked here; the rest goes to es_rule_eval_general.
+ */
+static inline bool
+es_rule_eval(const EsRulePath *path, EsRuleEvent *ev, JsonbValue *out)
+{
+	if ((path->root == ES_ROOT_DATA || path->root == ES_ROOT_METADATA) &&
+		path->nkeys > 0 && !ev->nulls[path->column])
+	{
+		Jsonb	   *doc = (Jsonb *) PG_DETOAST_DATUM(ev->row[path->column]);
+		bool		undecided;
+
+		if (es_rule_walk(path, 0, &doc->root, out, &undecided))
+			return true;
+		if (!undecided)
+			return false;
+	}
+	return es_rule_eval_general(path, ev, out);
+}
 
 #endif							/* ES_RULE_LANG_H */
