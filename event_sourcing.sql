@@ -332,6 +332,7 @@ CREATE TABLE es.reducers_registry (
     rules          jsonb,
     snapshot_every integer     CHECK (snapshot_every >= 1),
     owner          regrole     NOT NULL,
+    settings       text[]      NOT NULL,
     revision       bigint      NOT NULL,
     created_at     timestamptz NOT NULL,
     updated_at     timestamptz NOT NULL,
@@ -345,7 +346,33 @@ COMMENT ON TABLE es.reducers_registry IS
 COMMENT ON COLUMN es.reducers_registry.apply IS
     'Qualified signature of the reducer function, resolved when the reducer is loaded (text, not regprocedure: OIDs do not survive a dump, and pg_upgrade refuses regprocedure columns)';
 
+COMMENT ON COLUMN es.reducers_registry.owner IS
+    'The registrant: the role that created the reducer; its function runs as this role';
+COMMENT ON COLUMN es.reducers_registry.settings IS
+    'Settings captured by es.create_reducer (search_path with pg_temp last, TimeZone, DateStyle, IntervalStyle, extra_float_digits) as name=value; the function runs with them';
+COMMENT ON COLUMN es.reducers_registry.revision IS
+    'From es.reducer_revisions: new for every es.create_reducer, never reused, not even after drop and re-create';
+
 SELECT pg_catalog.pg_extension_config_dump('es.reducers_registry', '');
+
+CREATE SEQUENCE es.reducer_revisions AS bigint;
+REVOKE ALL ON SEQUENCE es.reducer_revisions FROM PUBLIC;
+COMMENT ON SEQUENCE es.reducer_revisions IS
+    'Revisions of reducers: a snapshot''s fingerprint includes it, so no two definitions share one';
+SELECT pg_catalog.pg_extension_config_dump('es.reducer_revisions', '');
+
+CREATE FUNCTION es.reducers_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_reducers_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.reducers_changed() IS
+    'Trigger function: any change to es.reducers_registry invalidates every backend''s reducer cache';
+REVOKE ALL ON FUNCTION es.reducers_changed() FROM PUBLIC;
+
+CREATE TRIGGER reducers_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON es.reducers_registry
+    FOR EACH STATEMENT EXECUTE FUNCTION es.reducers_changed();
 
 CREATE VIEW es.reducers AS
 SELECT r.name,
@@ -355,13 +382,14 @@ SELECT r.name,
        r.rules,
        r.initial_state,
        r.snapshot_every,
+       r.settings,
        r.revision,
        r.created_at,
        r.updated_at
 FROM es.reducers_registry r;
 
 COMMENT ON VIEW es.reducers IS
-    'Registered reducers: name, owner, kind (function or rules), the function''s signature or the rules, initial state, snapshot interval, revision (bumped by every es.create_reducer)';
+    'Registered reducers: name, owner (the role its function runs as), kind (function or rules), the function''s signature or the rules, initial state, snapshot interval, the settings captured at creation (the function runs with them), revision (new for every es.create_reducer, never reused)';
 GRANT SELECT ON es.reducers TO PUBLIC;
 
 -- Snapshots are a cache: they are not dumped (a restored function is a new

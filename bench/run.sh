@@ -39,6 +39,8 @@ WORKLOADS=(
     growth_stream
     fold_rules
     fold_plpgsql
+    fold_short
+    fold_agg_plpgsql
     fold_rules_vs_plpgsql
     fold_snapshots
     upcast_read

@@ -182,19 +182,25 @@ DROP FUNCTION soon_gone(jsonb, es.events);
 SELECT pg_temp.try($$SELECT es.fold('acct-1', 'gone')$$);
 SELECT es.drop_reducer('gone');
 
--- The reducer runs with the caller's search_path.
+-- The reducer runs with the search_path captured when it was created, not
+-- the caller's: app.label() is found only by a reducer created under a
+-- search_path naming app.
 CREATE SCHEMA app;
 CREATE FUNCTION app.label() RETURNS text LANGUAGE sql AS $$ SELECT 'from app' $$;
 CREATE FUNCTION labelled(state jsonb, event es.events) RETURNS jsonb
 LANGUAGE plpgsql AS $$ BEGIN RETURN jsonb_build_object('label', label()); END $$;
 SELECT es.create_reducer('labelled', '{}', 'labelled'::regproc);
+SELECT settings[1] AS captured FROM es.reducers WHERE name = 'labelled';
 SELECT pg_temp.try($$SELECT es.fold('acct-1', 'labelled')$$);
 SET search_path = app, public;
-SELECT es.fold('acct-1', 'labelled');
+SELECT pg_temp.try($$SELECT es.fold('acct-1', 'labelled')$$);
+SELECT es.create_reducer('labelled', '{}', 'labelled'::regproc);
+SELECT settings[1] AS captured FROM es.reducers WHERE name = 'labelled';
 RESET search_path;
+SELECT es.fold('acct-1', 'labelled');
 
--- Reducers belong to their creator; callers need EXECUTE on the function;
--- the function runs as the caller.
+-- Reducers belong to their creator; the function runs as the creator, who
+-- needs EXECUTE on it (the caller does not).
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS es_alice;
 DROP ROLE IF EXISTS es_bob;
@@ -210,11 +216,13 @@ SELECT es.create_reducer('alice_r', '{}', 'whoami'::regproc);
 SELECT es.fold('acct-1', 'alice_r');
 RESET ROLE;
 SET ROLE es_bob;
-SELECT pg_temp.try($$SELECT es.fold('acct-1', 'alice_r')$$);
+SELECT es.fold('acct-1', 'alice_r'), current_user;
 SELECT pg_temp.try($$SELECT es.create_reducer('alice_r', '{}', 'balance'::regproc)$$);
 SELECT pg_temp.try($$SELECT es.drop_reducer('alice_r')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bob_r', '{}', 'whoami'::regproc)$$);
 RESET ROLE;
+-- a superuser folds it as es_alice too
+SELECT es.fold('acct-1', 'alice_r');
 SELECT es.drop_reducer('alice_r');
 DROP FUNCTION whoami(jsonb, es.events);
 DROP ROLE es_alice;

@@ -18,6 +18,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -209,6 +210,130 @@ es_capture_settings(void)
 										   -1, false, TYPALIGN_INT));
 }
 
+/*
+ * How a captured setting is compared with the current one.  A fold_agg
+ * switches for every event, and five GetConfigOption look-ups cost more
+ * than the rest of the switch: the settings whose variables PostgreSQL
+ * exports are compared with them directly, when the captured text is the
+ * canonical form GetConfigOption would give for that value.
+ */
+typedef enum SettingCompare
+{
+	COMPARE_GUC,				/* GetConfigOption */
+	COMPARE_SEARCH_PATH,		/* namespace_search_path */
+	COMPARE_DATESTYLE,			/* DateStyle, DateOrder */
+	COMPARE_INTERVALSTYLE,		/* IntervalStyle */
+	COMPARE_FLOAT_DIGITS		/* extra_float_digits */
+} SettingCompare;
+
+static const char *const datestyle_names[] = {"Postgres", "ISO", "SQL", "German"};
+static const char *const dateorder_names[] = {"YMD", "DMY", "MDY"};
+static const char *const intervalstyle_names[] = {
+	"postgres", "postgres_verbose", "sql_standard", "iso_8601"
+};
+
+/* the arrays above are indexed by PostgreSQL's codes for these styles */
+StaticAssertDecl(USE_POSTGRES_DATES == 0 && USE_ISO_DATES == 1 &&
+				 USE_SQL_DATES == 2 && USE_GERMAN_DATES == 3, "DateStyle codes");
+StaticAssertDecl(DATEORDER_YMD == 0 && DATEORDER_DMY == 1 && DATEORDER_MDY == 2,
+				 "DateOrder codes");
+StaticAssertDecl(INTSTYLE_POSTGRES == 0 && INTSTYLE_POSTGRES_VERBOSE == 1 &&
+				 INTSTYLE_SQL_STANDARD == 2 && INTSTYLE_ISO_8601 == 3, "IntervalStyle codes");
+
+/* Decide how setting i of out is compared (see SettingCompare). */
+static void
+prepare_compare(EsSettings *out, int i)
+{
+	const char *name = out->names[i];
+	const char *value = out->values[i];
+	int			a;
+	int			b;
+
+	out->compare[i] = COMPARE_GUC;
+	if (strcmp(name, "search_path") == 0)
+		out->compare[i] = COMPARE_SEARCH_PATH;
+	else if (strcmp(name, "DateStyle") == 0)
+	{
+		for (a = 0; a < (int) lengthof(datestyle_names); a++)
+			for (b = 0; b < (int) lengthof(dateorder_names); b++)
+				if (strcmp(value, psprintf("%s, %s", datestyle_names[a],
+										   dateorder_names[b])) == 0)
+				{
+					out->compare[i] = COMPARE_DATESTYLE;
+					out->ints[i][0] = a;
+					out->ints[i][1] = b;
+				}
+	}
+	else if (strcmp(name, "IntervalStyle") == 0)
+	{
+		for (a = 0; a < (int) lengthof(intervalstyle_names); a++)
+			if (strcmp(value, intervalstyle_names[a]) == 0)
+			{
+				out->compare[i] = COMPARE_INTERVALSTYLE;
+				out->ints[i][0] = a;
+			}
+	}
+	else if (strcmp(name, "extra_float_digits") == 0)
+	{
+		a = (int) strtol(value, NULL, 10);
+		if (strcmp(value, psprintf("%d", a)) == 0)
+		{
+			out->compare[i] = COMPARE_FLOAT_DIGITS;
+			out->ints[i][0] = a;
+		}
+	}
+}
+
+/* Take captured settings apart, refusing anything es_capture_settings cannot make. */
+void
+es_parse_settings(Datum settings, const char *what, EsSettings *out)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(settings);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			i;
+
+	out->count = 0;
+	if (ARR_NDIM(arr) > 1 || ARR_ELEMTYPE(arr) != TEXTOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid captured settings of %s", what),
+				 errdetail("Captured settings are a one-dimensional text array."),
+				 errhint("Create it again to capture its settings anew.")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	for (i = 0; i < n; i++)
+	{
+		char	   *item = nulls[i] ? NULL : TextDatumGetCString(elems[i]);
+		char	   *eq = item ? strchr(item, '=') : NULL;
+		int			k = ES_CAPTURED_SETTINGS_COUNT;
+		int			j;
+
+		if (eq != NULL)
+		{
+			*eq = '\0';
+			for (k = 0; k < ES_CAPTURED_SETTINGS_COUNT; k++)
+				if (pg_strcasecmp(item, es_captured_settings[k]) == 0)
+					break;
+			for (j = 0; j < out->count && k < ES_CAPTURED_SETTINGS_COUNT; j++)
+				if (out->names[j] == es_captured_settings[k])
+					k = ES_CAPTURED_SETTINGS_COUNT; /* given twice */
+			*eq = '=';
+		}
+		if (k == ES_CAPTURED_SETTINGS_COUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid captured setting \"%s\" of %s",
+							item ? item : "NULL", what),
+					 errdetail("Captured settings are \"name=value\" items, each of search_path, TimeZone, DateStyle, IntervalStyle and extra_float_digits at most once."),
+					 errhint("Create it again to capture its settings anew.")));
+		out->names[out->count] = es_captured_settings[k];
+		out->values[out->count] = pstrdup(eq + 1);
+		prepare_compare(out, out->count);
+		out->count++;
+	}
+}
+
 /* Run as a registrant, with its captured settings, until es_restore_identity. */
 void
 es_become_registrant(Oid role, Datum settings, bool restricted, const char *what,
@@ -267,7 +392,8 @@ es_become_registrant_parsed(Oid role, int nsettings, const char *const *names,
 	int			i;
 
 	GetUserIdAndSecContext(&save->saved_userid, &save->saved_sec_context);
-	save->guc_nestlevel = -1;
+	/* always a level of its own: what the code SETs is undone on the way out */
+	save->guc_nestlevel = NewGUCNestLevel();
 	sec = save->saved_sec_context | SECURITY_LOCAL_USERID_CHANGE;
 	if (restricted)
 		sec |= SECURITY_RESTRICTED_OPERATION;
@@ -280,20 +406,97 @@ es_become_registrant_parsed(Oid role, int nsettings, const char *const *names,
 
 		if (current != NULL && strcmp(current, values[i]) == 0)
 			continue;
-		if (save->guc_nestlevel < 0)
-			save->guc_nestlevel = NewGUCNestLevel();
 		(void) set_config_option(names[i], values[i],
 								 superuser() ? PGC_SUSET : PGC_USERSET,
 								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 	}
 }
 
+/*
+ * Is the current value of setting i the captured one?  search_path is
+ * captured with pg_temp last; a caller's path that is the captured one
+ * without that pg_temp finds the same objects when the session has no
+ * temporary schema and cannot get one while the code runs (restricted:
+ * a security-restricted operation), so setting it would only cost time
+ * (PostgreSQL 15 recomputes the search path, and re-checks cached plans
+ * against it, at every change).
+ */
+static bool
+setting_is_current(const EsSettings *settings, int i, bool restricted)
+{
+	const char *value = settings->values[i];
+	const char *current;
+	size_t		len;
+	Oid			temp_nsp;
+	Oid			temp_toast_nsp;
+
+	switch ((SettingCompare) settings->compare[i])
+	{
+		case COMPARE_DATESTYLE:
+			return DateStyle == settings->ints[i][0] && DateOrder == settings->ints[i][1];
+		case COMPARE_INTERVALSTYLE:
+			return IntervalStyle == settings->ints[i][0];
+		case COMPARE_FLOAT_DIGITS:
+			return extra_float_digits == settings->ints[i][0];
+		case COMPARE_SEARCH_PATH:
+			current = namespace_search_path;
+			break;
+		default:
+			current = GetConfigOption(settings->names[i], true, false);
+			break;
+	}
+	if (current == NULL)
+		return false;
+	if (strcmp(current, value) == 0)
+		return true;
+	if (!restricted || settings->compare[i] != COMPARE_SEARCH_PATH)
+		return false;
+	len = strlen(current);
+	if (strncmp(current, value, len) != 0 ||
+		strcmp(value + len, len > 0 ? ", pg_temp" : "pg_temp") != 0)
+		return false;
+	GetTempNamespaceState(&temp_nsp, &temp_toast_nsp);
+	return !OidIsValid(temp_nsp);
+}
+
+/* es_become_registrant with settings taken apart by es_parse_settings. */
+void
+es_become_registrant_settings(Oid role, const EsSettings *settings, bool restricted,
+							  const char *what, EsIdentitySave *save)
+{
+	const char *names[ES_CAPTURED_SETTINGS_COUNT];
+	const char *values[ES_CAPTURED_SETTINGS_COUNT];
+	int			n = 0;
+	int			i;
+
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the role that created %s no longer exists", what),
+				 errhint("Create it again as an existing role.")));
+	/* only what differs reaches the GUC machinery */
+	for (i = 0; settings != NULL && i < settings->count; i++)
+		if (!setting_is_current(settings, i, restricted))
+		{
+			names[n] = settings->names[i];
+			values[n] = settings->values[i];
+			n++;
+		}
+	es_become_registrant_parsed(role, n, names, values, restricted, save);
+}
+
 /* Switch back from es_become_registrant. */
 void
 es_restore_identity(const EsIdentitySave *save)
 {
-	if (save->guc_nestlevel >= 0)
-		AtEOXact_GUC(true, save->guc_nestlevel);
+	/*
+	 * Roll back every setting changed at this level, the captured ones and
+	 * whatever the user code SET (even without LOCAL, which would outlive a
+	 * SECURITY DEFINER function): user code must not change the caller's
+	 * session, as index builds undo what index functions set.  Cheap when
+	 * nothing in the transaction changed a setting.
+	 */
+	AtEOXact_GUC(false, save->guc_nestlevel);
 	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
 }
 

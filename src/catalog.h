@@ -87,7 +87,7 @@ typedef struct EsIdentitySave
 {
 	Oid			saved_userid;
 	int			saved_sec_context;
-	int			guc_nestlevel;	/* -1: no setting had to change */
+	int			guc_nestlevel;	/* settings made by and under the switch */
 } EsIdentitySave;
 
 /*
@@ -97,9 +97,9 @@ typedef struct EsIdentitySave
  * effects beyond the transaction: reducers, upcasters).  Settings equal to
  * the current ones are not set again, so a switch costs little when
  * nothing changes.  what names the registry entry in errors ("reducer
- * \"x\"").  Undo with es_restore_identity on the way out; an error needs
- * no cleanup: (sub)transaction abort restores both the identity and the
- * settings.
+ * \"x\"").  Undo with es_restore_identity on the way out, which also rolls
+ * back whatever the user code SET; an error needs no cleanup:
+ * (sub)transaction abort restores both the identity and the settings.
  */
 extern void es_become_registrant(Oid role, Datum settings, bool restricted,
 								 const char *what, EsIdentitySave *save);
@@ -114,6 +114,38 @@ extern void es_become_registrant_parsed(Oid role, int nsettings,
 										const char *const *names,
 										const char *const *values,
 										bool restricted, EsIdentitySave *save);
+
+/*
+ * Captured settings taken apart once, for code that switches often (a
+ * registry cache entry keeps them): names point into es_captured_settings,
+ * values are allocated in the context current at es_parse_settings.
+ */
+typedef struct EsSettings
+{
+	int			count;
+	const char *names[ES_CAPTURED_SETTINGS_COUNT];
+	char	   *values[ES_CAPTURED_SETTINGS_COUNT];
+	/* private to catalog.c: how to compare each with the current value */
+	int			compare[ES_CAPTURED_SETTINGS_COUNT];
+	int			ints[ES_CAPTURED_SETTINGS_COUNT][2];
+} EsSettings;
+
+/*
+ * Take a text[] of "name=value" apart; a NULL element, an element without
+ * "=", a name that is not one of es_captured_settings or a name given
+ * twice is an error (22023) naming what (a hand-edited registry row).
+ */
+extern void es_parse_settings(Datum settings, const char *what, EsSettings *out);
+
+/*
+ * es_become_registrant with settings taken apart by es_parse_settings
+ * (NULL: keep the current ones): checks that role exists, and compares
+ * each captured value with PostgreSQL's own variable where it can, so that
+ * only settings that differ are set.
+ */
+extern void es_become_registrant_settings(Oid role, const EsSettings *settings,
+										  bool restricted, const char *what,
+										  EsIdentitySave *save);
 
 /* The innermost active switch, or NULL outside the extension's functions. */
 extern EsUserSwitch *es_current_switch(void);

@@ -8,7 +8,19 @@
  * is reset after it is applied, and the state is kept in one of two
  * contexts that swap when the reducer returns a new state, so memory does
  * not grow with the stream.  Function reducers are called through an
- * FmgrInfo set up once per fold, as the calling user.
+ * FmgrInfo set up once per fold.
+ *
+ * Identity.  A function reducer runs as its registrant (the reducer's
+ * owner), with the settings captured when it was created and
+ * SECURITY_RESTRICTED_OPERATION, the way a SECURITY DEFINER function with
+ * SET clauses runs: its result does not depend on who folds, and it never
+ * runs with the caller's rights.  es.fold switches once per fold, around
+ * the loop over the events; the extension's own statements (reading and
+ * storing snapshots) run before and after it, as the extension's owner.
+ * es.fold_agg returns to the executor after every event, so it switches
+ * around each call (cheaply: settings that are already current are not set
+ * again).  Rules reducers run no user code and their output does not
+ * depend on settings (rules.c): they need no switch.
  *
  * Snapshots.  A snapshot is the state after versions 1..v of a stream,
  * stored with the latest occurred_at among those events and the reducer's
@@ -133,10 +145,13 @@ folder_result(Folder *f, MemoryContext cxt)
 	return result;
 }
 
-/* Set up a fold of stream with reducer; contexts are children of parent. */
+/*
+ * Set up a fold of stream with reducer; contexts are children of parent.
+ * The caller has computed the reducer's fingerprint, which checks that its
+ * function still exists with the right signature.
+ */
 static void
-folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent,
-			Oid caller)
+folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext parent)
 {
 	memset(f, 0, sizeof(Folder));
 	f->stream = stream;
@@ -148,11 +163,16 @@ folder_init(Folder *f, const char *stream, EsReducer *reducer, MemoryContext par
 	{
 		MemoryContext old;
 
-		if (!OidIsValid(reducer->apply))
-			(void) es_reducer_fingerprint(reducer); /* reports the missing function */
-		/* the executor would check EXECUTE; calling through fmgr does not */
-		if (pg_proc_aclcheck(reducer->apply, caller, ACL_EXECUTE) != ACLCHECK_OK)
-			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FUNCTION, get_func_name(reducer->apply));
+		/*
+		 * The executor would check EXECUTE; calling through fmgr does not.
+		 * The function runs as the registrant: it is the one who needs it.
+		 */
+		if (pg_proc_aclcheck(reducer->apply, reducer->owner, ACL_EXECUTE) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied for function %s", reducer->apply_name),
+					 errdetail("Reducer \"%s\" runs it as its owner, who may not execute it.",
+							   reducer->name)));
 		fmgr_info_cxt(reducer->apply, &f->flinfo, parent);
 		f->fcinfo = MemoryContextAllocZero(parent, SizeForFunctionCallInfo(2));
 		InitFunctionCallInfoData(*f->fcinfo, &f->flinfo, 2, InvalidOid, NULL, NULL);
@@ -189,17 +209,12 @@ folder_apply(Folder *f, Datum *row, bool *nulls)
 	es_upcast_row(row, nulls);
 	if (f->fcinfo != NULL)
 	{
-		Oid			saved_user;
-		int			saved_sec;
-
 		f->fcinfo->args[0].value = f->state;
 		f->fcinfo->args[0].isnull = false;
 		f->fcinfo->args[1].value = event_datum(f, row, nulls);
 		f->fcinfo->args[1].isnull = false;
 		f->fcinfo->isnull = false;
-		es_become_caller(&saved_user, &saved_sec);
 		result = FunctionCallInvoke(f->fcinfo);
-		es_restore_caller(saved_user, saved_sec);
 		if (f->fcinfo->isnull)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -238,12 +253,12 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 {
 	static const Oid snap_types[] = {TEXTOID, TEXTOID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	static const Oid store_types[] = {TEXTOID, TEXTOID, INT8OID, JSONBOID,
-	TIMESTAMPTZOID, INT8OID};
-	EsUserSwitch *sw = es_current_switch();
+	TIMESTAMPTZOID, INT8OID, INT8OID};
 	Folder		f;
+	EsIdentitySave identity;
 	ErrorContextCallback errcb;
 	int64		fingerprint = es_reducer_fingerprint(reducer);
-	Datum		args[6];
+	Datum		args[7];
 	bool		isnull;
 	int64		start = 0;
 	int64		expected_next;
@@ -259,8 +274,7 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	bool	   *scan_nulls;
 	Datum		result;
 
-	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt,
-				sw ? sw->saved_userid : GetUserId());
+	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt);
 	cand_cxt = AllocSetContextCreate(result_cxt, "es fold snapshot", ALLOCSET_DEFAULT_SIZES);
 	*final_version = 0;
 	if (to_version == 0)
@@ -301,6 +315,10 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	errcb.arg = &f;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
+	/* the events go to the reducer's function as its registrant, once */
+	if (f.fcinfo != NULL)
+		es_become_registrant_settings(reducer->owner, &reducer->settings, true,
+									reducer->what, &identity);
 	while (es_stream_scan_next(scan, &scan_values, &scan_nulls))
 	{
 		Datum		row[ES_EVENT_NATTS];
@@ -330,6 +348,8 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 			cand_occurred = last_occurred;
 		}
 	}
+	if (f.fcinfo != NULL)
+		es_restore_identity(&identity);
 	error_context_stack = errcb.previous;
 	es_stream_scan_end(scan);
 
@@ -348,16 +368,29 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 		args[3] = cand_state;
 		args[4] = TimestampTzGetDatum(cand_occurred);
 		args[5] = Int64GetDatum(fingerprint);
+		args[6] = Int64GetDatum(reducer->revision);
+
+		/*
+		 * Only while the definition folded with is the one in the registry
+		 * (as this statement sees it): a reducer dropped or replaced
+		 * concurrently gets no snapshot from a fold that started before,
+		 * and its foreign key is never violated (KEY SHARE waits for a
+		 * concurrent drop, which then leaves no row to insert).
+		 */
 		if (es_run_plan(es_keep_plan(&plan_store,
 									 "INSERT INTO es.snapshots (reducer, stream_id, stream_version,"
 									 " state, last_occurred_at, fingerprint, taken_at)"
-									 " VALUES ($1, $2, $3, $4, $5, $6, pg_catalog.now())"
+									 " SELECT $1, $2, $3, $4, $5, $6, pg_catalog.now()"
+									 " FROM es.reducers_registry r"
+									 " WHERE r.name OPERATOR(pg_catalog.=) $1"
+									 " AND r.revision OPERATOR(pg_catalog.=) $7"
+									 " FOR KEY SHARE OF r"
 									 " ON CONFLICT (reducer, stream_id, stream_version) DO UPDATE"
 									 " SET state = excluded.state,"
 									 " last_occurred_at = excluded.last_occurred_at,"
 									 " fingerprint = excluded.fingerprint, taken_at = excluded.taken_at"
 									 " WHERE es.snapshots.fingerprint OPERATOR(pg_catalog.<>) excluded.fingerprint",
-									 6, store_types),
+									 7, store_types),
 						args, NULL, false, 0, SPI_OK_INSERT) == 1)
 		{
 			/* a snapshot was written (or a retired one replaced): snapshots
@@ -390,24 +423,26 @@ run_fold(FunctionCallInfo fcinfo, text *stream_id, bool has_as_of, TimestampTz a
 	text	   *reducer_name;
 	MemoryContext result_cxt = CurrentMemoryContext;
 	EsUserSwitch save;
+	EsReducer  *volatile reducer = NULL;
 	volatile Datum result = (Datum) 0;
 
 	es_check_not_null(fcinfo, 1, "reducer", NULL);
 	reducer_name = PG_GETARG_TEXT_PP(1);
 
 	es_become_owner(&save);
-	es_reducer_pin();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		result = fold_stream(stream_id, es_reducer_lookup(reducer_name), has_as_of, as_of,
+		reducer = es_reducer_acquire(reducer_name);
+		result = fold_stream(stream_id, reducer, has_as_of, as_of,
 							 to_version, force_snapshot, result_cxt, final_version);
 		SPI_finish();
 	}
 	PG_FINALLY();
 	{
-		es_reducer_unpin();
+		if (reducer != NULL)
+			es_reducer_release(reducer);
 		es_restore_user(&save);
 	}
 	PG_END_TRY();
@@ -458,11 +493,11 @@ typedef struct FoldAggState
 	char	   *stream;			/* stream of the current row, for messages */
 } FoldAggState;
 
-/* Aggregate context reset: the fold no longer needs the reducer cache. */
+/* Aggregate context reset: the fold no longer needs its reducer. */
 static void
-fold_agg_unpin(void *arg pg_attribute_unused())
+fold_agg_release(void *arg)
 {
-	es_reducer_unpin();
+	es_reducer_release((EsReducer *) arg);
 }
 
 /* Look up the reducer for es.fold_agg and set up its fold in aggcxt. */
@@ -479,22 +514,28 @@ fold_agg_start(text *reducer_name, MemoryContext aggcxt)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		reducer = es_reducer_lookup(reducer_name);
+		reducer = es_reducer_acquire(reducer_name);
 		SPI_finish();
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
+		if (reducer != NULL)
+			es_reducer_release(reducer);
 		es_restore_user(&save);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	es_restore_user(&save);
 
 	/* keep the cache entry until the aggregate's memory goes away */
-	es_reducer_pin();
-	cb->func = fold_agg_unpin;
+	cb->func = fold_agg_release;
+	cb->arg = reducer;
 	MemoryContextRegisterResetCallback(aggcxt, cb);
 
 	st->stream = "";
-	folder_init(&st->f, st->stream, reducer, aggcxt, GetUserId());
+	if (reducer->apply_name != NULL)
+		(void) es_reducer_fingerprint(reducer); /* checks the function */
+	folder_init(&st->f, st->stream, reducer, aggcxt);
 	if (st->f.events_desc != NULL)
 		st->events_desc = st->f.events_desc;
 	else
@@ -554,7 +595,18 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 	errcb.arg = &st->f;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	folder_apply(&st->f, row, nulls);
+	if (st->f.fcinfo != NULL)
+	{
+		/* back to the executor after each event: switch around each call */
+		EsIdentitySave identity;
+
+		es_become_registrant_settings(st->f.reducer->owner, &st->f.reducer->settings,
+									true, st->f.reducer->what, &identity);
+		folder_apply(&st->f, row, nulls);
+		es_restore_identity(&identity);
+	}
+	else
+		folder_apply(&st->f, row, nulls);
 	error_context_stack = errcb.previous;
 	PG_RETURN_POINTER(st);
 }

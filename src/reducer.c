@@ -1,19 +1,38 @@
 /*
  * reducer.c
- *	  The reducer registry (es.reducers_registry): es.create_reducer, es.drop_reducer,
- *	  and the per-backend cache that folds read it through.
+ *	  The reducer registry (es.reducers_registry): es.create_reducer,
+ *	  es.drop_reducer, and the per-backend cache that folds read it through.
  *
  * A reducer is an initial state plus either a function
- * (state jsonb, event es.events) RETURNS jsonb or declarative rules.  The
- * registry is a table, so changing it sends no cache invalidation by
- * itself: create and drop call CacheInvalidateRelcacheByRelid on it, and a
- * relcache callback marks this backend's cache stale.  A stale cache is
- * replaced at the next look-up; its memory is freed only when no fold is
- * running (folds pin the cache), so a fold never sees an entry vanish.
+ * (state jsonb, event es.events) RETURNS jsonb or declarative rules.  A
+ * function reducer runs as its registrant (the owner of the registry row)
+ * with the settings captured by es.create_reducer (see fold.c).
+ *
+ * The cache.  One entry per reducer name, each complete and immutable in a
+ * memory context of its own:
+ *	- filled from the latest committed registry row (GetLatestSnapshot, not
+ *	  the transaction's snapshot, so a REPEATABLE READ transaction never
+ *	  caches a definition older than what is committed);
+ *	- published only when complete: it is built in a context that an error
+ *	  frees, and enters the hash table only after everything (rules
+ *	  compiled, settings taken apart, function checked) succeeded, so a
+ *	  failed fill leaves nothing behind and the next look-up tries again;
+ *	- invalidated by callbacks: a statement trigger on the registry sends a
+ *	  relcache invalidation for any change to it (es.create_reducer, a
+ *	  superuser's own DML, a restore), and a change to the function an
+ *	  entry calls arrives as a pg_proc syscache invalidation.  Every
+ *	  look-up first accepts pending invalidations, so a fold always starts
+ *	  from the latest committed definition;
+ *	- an entry filled while an invalidation arrived serves the fold that
+ *	  filled it but is not published; one replaced while folds use it is
+ *	  freed by the last of them (pins).
  *
  * Who may change a reducer: the role that created it (or a member of that
- * role).  Otherwise anyone allowed to call es.create_reducer could swap the
- * function that other roles' folds run as themselves.
+ * role, or a superuser).  The check is part of the statement that writes
+ * (ON CONFLICT ... DO UPDATE ... WHERE, DELETE ... WHERE), which sees the
+ * latest row version even when it had to wait for a concurrent creator:
+ * a SELECT ... FOR UPDATE before it would see no row that another
+ * transaction is still inserting.
  */
 #include "postgres.h"
 
@@ -21,6 +40,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -31,6 +51,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/regproc.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "event_sourcing.h"
@@ -40,18 +61,16 @@
 #include "rules.h"
 #include "upcast.h"
 
-typedef struct ReducerEntry
+typedef struct ReducerSlot
 {
 	char		key[NAMEDATALEN];
-	EsReducer	reducer;
-} ReducerEntry;
+	EsReducer  *reducer;
+} ReducerSlot;
 
-static MemoryContext cache_cxt = NULL;
-static HTAB *cache = NULL;
-static bool cache_valid = false;
+static HTAB *cache = NULL;		/* name -> published entry */
+static bool flush_all = false;	/* the registry changed: every entry is stale */
+static uint64 inval_count = 0;	/* bumped by every invalidation callback */
 static Oid	reducers_relid = InvalidOid;
-static int	pin_depth = 0;
-static List *retired_cxts = NIL;	/* in TopMemoryContext */
 
 static SPIPlanPtr plan_lookup = NULL;
 static SPIPlanPtr plan_owner = NULL;
@@ -59,20 +78,38 @@ static SPIPlanPtr plan_upsert = NULL;
 static SPIPlanPtr plan_retire = NULL;
 static SPIPlanPtr plan_drop = NULL;
 
-/* Mark the cache stale when es.reducers_registry (or everything) is invalidated. */
+/* The registry changed (or every relation was invalidated). */
 static void
 reducer_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
 	if (relid == InvalidOid || relid == reducers_relid)
-		cache_valid = false;
+	{
+		flush_all = true;
+		inval_count++;
+		reducers_relid = InvalidOid;	/* DROP EXTENSION: look it up again */
+	}
 }
 
-/* Mark the cache stale when a function changes (its OID may be reused). */
+/* A function changed: entries calling it are stale. */
 static void
 reducer_proc_callback(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
-					  uint32 hashvalue pg_attribute_unused())
+					  uint32 hashvalue)
 {
-	cache_valid = false;
+	HASH_SEQ_STATUS seq;
+	ReducerSlot *slot;
+
+	inval_count++;
+	if (hashvalue == 0)
+	{
+		flush_all = true;
+		return;
+	}
+	if (cache == NULL)
+		return;
+	hash_seq_init(&seq, cache);
+	while ((slot = hash_seq_search(&seq)) != NULL)
+		if (slot->reducer->apply_name != NULL && slot->reducer->fn_hash == hashvalue)
+			slot->reducer->stale = true;
 }
 
 /* Register the invalidation callbacks once per backend. */
@@ -83,56 +120,28 @@ es_reducer_init(void)
 	CacheRegisterSyscacheCallback(PROCOID, reducer_proc_callback, (Datum) 0);
 }
 
-/* Replace a stale cache by an empty one; free the old one when unpinned. */
+/* Take an entry out of the cache; it is freed now or by its last release. */
 static void
-reset_cache(void)
+retire(EsReducer *r)
 {
-	HASHCTL		ctl;
+	r->published = false;
+	if (r->pins == 0)
+		MemoryContextDelete(r->cxt);
+}
 
-	if (cache_cxt != NULL)
+/* Retire every entry. */
+static void
+flush_cache(void)
+{
+	HASH_SEQ_STATUS seq;
+	ReducerSlot *slot;
+
+	hash_seq_init(&seq, cache);
+	while ((slot = hash_seq_search(&seq)) != NULL)
 	{
-		if (pin_depth == 0)
-			MemoryContextDelete(cache_cxt);
-		else
-		{
-			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-			retired_cxts = lappend(retired_cxts, cache_cxt);
-			MemoryContextSwitchTo(old);
-		}
+		retire(slot->reducer);
+		hash_search(cache, slot->key, HASH_REMOVE, NULL);
 	}
-	cache_cxt = AllocSetContextCreate(CacheMemoryContext, "event_sourcing reducers",
-									  ALLOCSET_SMALL_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = NAMEDATALEN;
-	ctl.entrysize = sizeof(ReducerEntry);
-	ctl.hcxt = cache_cxt;
-	cache = hash_create("event_sourcing reducers", 16, &ctl,
-						HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	reducers_relid = es_relid("reducers_registry", false);
-	cache_valid = true;
-}
-
-/* A fold starts: cache entries must outlive it. */
-void
-es_reducer_pin(void)
-{
-	pin_depth++;
-}
-
-/* A fold ends: free retired caches once no fold is running. */
-void
-es_reducer_unpin(void)
-{
-	ListCell   *lc;
-
-	Assert(pin_depth > 0);
-	if (--pin_depth > 0)
-		return;
-	foreach(lc, retired_cxts)
-		MemoryContextDelete((MemoryContext) lfirst(lc));
-	list_free(retired_cxts);
-	retired_cxts = NIL;
 }
 
 /* Check a reducer name argument and return it as a C string. */
@@ -152,80 +161,256 @@ unknown_reducer(const char *name)
 			 errhint("Create it with es.create_reducer().")));
 }
 
-/* Look a reducer up; SPI connected, acting as the owner. */
-EsReducer *
-es_reducer_lookup(text *name_text)
+/* Raise the error for a registry row that cannot be used (a hand edit). */
+static void
+corrupt_row(const char *name, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("reducer \"%s\" cannot be used: %s", name, what),
+			 errhint("Create it again with es.create_reducer().")));
+}
+
+/*
+ * Why a pg_proc row cannot be a reducer function, or NULL when it can:
+ * (state jsonb, event es.events) RETURNS jsonb, a plain function, no set.
+ */
+static const char *
+signature_problem(Form_pg_proc proc)
+{
+	if (proc->prokind != PROKIND_FUNCTION)
+		return "It is not a plain function.";
+	if (proc->pronargs != 2 || proc->proargtypes.values[0] != JSONBOID ||
+		proc->proargtypes.values[1] != es_events_type())
+		return "It does not take (state jsonb, event es.events).";
+	if (proc->proretset)
+		return "It returns a set.";
+	if (proc->prorettype != JSONBOID)
+		return psprintf("It returns %s, not jsonb.", format_type_be(proc->prorettype));
+	return NULL;
+}
+
+/*
+ * Check the function of a reducer each time it is resolved again: it may
+ * have been dropped and created anew under the same signature with another
+ * result type, which a call would misread.  Returns its pg_proc row
+ * (release it).
+ */
+static HeapTuple
+resolve_function(const EsReducer *r)
+{
+	HeapTuple	tup = OidIsValid(r->apply)
+		? SearchSysCache1(PROCOID, ObjectIdGetDatum(r->apply)) : NULL;
+	const char *problem;
+
+	if (!HeapTupleIsValid(tup))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_FUNCTION),
+				 errmsg("function %s of reducer \"%s\" does not exist",
+						r->apply_name, r->name),
+				 errhint("Create the function again, or the reducer with es.create_reducer().")));
+	problem = signature_problem((Form_pg_proc) GETSTRUCT(tup));
+	if (problem != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("function %s of reducer \"%s\" is no longer a reducer function",
+						r->apply_name, r->name),
+				 errdetail("%s A reducer function takes (state jsonb, event es.events) and returns jsonb.",
+						   problem),
+				 errhint("Create the function again with that signature, or the reducer with es.create_reducer().")));
+	return tup;
+}
+
+/* Mix a value's bytes into a hash. */
+static uint64
+mix(uint64 h, const void *data, Size len)
+{
+	return hash_combine64(h, hash_bytes_extended((const unsigned char *) data, (int) len, 0));
+}
+
+/*
+ * Build the entry of a reducer from its latest committed registry row, in
+ * a new memory context below the current one (an error frees it).  Sets
+ * *publishable to false for an entry the next look-up must not reuse.
+ */
+static EsReducer *
+fill_entry(const char *name, text *name_text, bool *publishable)
 {
 	static const Oid argtypes[] = {TEXTOID};
-	char	   *name = text_to_cstring(name_text);
-	ReducerEntry *entry;
-	bool		found;
-	Datum		arg;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "es reducer",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old;
+	EsReducer  *r;
+	Datum		arg = PointerGetDatum(name_text);
+	Snapshot	snap;
+	int			rc;
 	HeapTuple	tup;
 	TupleDesc	desc;
-	bool		isnull;
-	Datum		value;
-	MemoryContext old;
+	Datum		values[8];
+	bool		nulls[8];
+	uint64		h = 0;
+	int			i;
+
+	es_keep_plan(&plan_lookup,
+				 "SELECT r.initial_state, r.apply,"
+				 " pg_catalog.to_regprocedure(r.apply)::pg_catalog.oid, r.rules,"
+				 " r.snapshot_every, r.revision, r.owner::pg_catalog.oid, r.settings"
+				 " FROM es.reducers_registry r WHERE r.name OPERATOR(pg_catalog.=) $1",
+				 1, argtypes);
+	snap = RegisterSnapshot(GetLatestSnapshot());
+	rc = SPI_execute_snapshot(plan_lookup, &arg, NULL, snap, InvalidSnapshot,
+							  true, false, 1);
+	UnregisterSnapshot(snap);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_snapshot returned %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		unknown_reducer(name);
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	for (i = 0; i < 8; i++)
+		values[i] = SPI_getbinval(tup, desc, i + 1, &nulls[i]);
+
+	/* a hand-edited row can hold anything the table's constraints allow */
+	if (nulls[0] || nulls[5] || nulls[6] || nulls[7])
+		corrupt_row(name, "its initial state, revision, owner or settings are null");
+	if (nulls[1] == nulls[3])
+		corrupt_row(name, "it needs exactly one of apply and rules");
+
+	old = MemoryContextSwitchTo(cxt);
+	r = palloc0(sizeof(EsReducer));
+	r->cxt = cxt;
+	r->name = pstrdup(name);
+	r->what = psprintf("reducer \"%s\"", name);
+	MemoryContextSetIdentifier(cxt, r->name);
+	r->initial_state = DatumGetJsonbPCopy(values[0]);
+	r->revision = DatumGetInt64(values[5]);
+	r->owner = DatumGetObjectId(values[6]);
+	r->snapshot_every = nulls[4] ? 0 : DatumGetInt32(values[4]);
+	if (r->snapshot_every < 0)
+		corrupt_row(name, "its snapshot_every is negative");
+	es_parse_settings(values[7], r->what, &r->settings);
+	if (!nulls[1])
+	{
+		r->apply_name = TextDatumGetCString(values[1]);
+		r->apply = nulls[2] ? InvalidOid : DatumGetObjectId(values[2]);
+		if (OidIsValid(r->apply))
+		{
+			ReleaseSysCache(resolve_function(r));
+			r->fn_hash = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(r->apply));
+		}
+		h = mix(h, r->apply_name, strlen(r->apply_name));
+	}
+	else
+	{
+		Jsonb	   *rules = DatumGetJsonbP(values[3]);
+
+		es_rules_check_initial(name, r->initial_state);
+		r->rules = es_rules_compile(name, rules);
+		h = mix(h, VARDATA(rules), VARSIZE(rules) - VARHDRSZ);
+	}
+
+	/* what the fold's result depends on, in the row: all of it */
+	h = mix(h, VARDATA(r->initial_state), VARSIZE(r->initial_state) - VARHDRSZ);
+	h = mix(h, &r->revision, sizeof(r->revision));
+	h = mix(h, &r->owner, sizeof(r->owner));
+	for (i = 0; i < r->settings.count; i++)
+	{
+		h = mix(h, r->settings.names[i], strlen(r->settings.names[i]) + 1);
+		h = mix(h, r->settings.values[i], strlen(r->settings.values[i]) + 1);
+	}
+	r->definition = h;
+	MemoryContextSwitchTo(old);
+
+	/* a missing function may come back under a new OID: look again then */
+	*publishable = (r->apply_name == NULL || OidIsValid(r->apply));
+	return r;
+}
+
+/* The latest committed definition of a reducer, pinned. */
+EsReducer *
+es_reducer_acquire(text *name_text)
+{
+	char	   *name = text_to_cstring(name_text);
+	ReducerSlot *slot;
+	EsReducer  *r;
+	uint64		before;
+	bool		publishable;
 
 	if (name[0] == '\0' || strlen(name) >= NAMEDATALEN)
 		unknown_reducer(name);
-	if (!cache_valid)
-		reset_cache();
-	entry = hash_search(cache, name, HASH_FIND, NULL);
-	if (entry != NULL)
-		return &entry->reducer;
 
-	arg = PointerGetDatum(name_text);
-	if (es_run_plan(es_keep_plan(&plan_lookup,
-								 "SELECT r.initial_state,"
-								 " pg_catalog.to_regprocedure(r.apply)::pg_catalog.oid, r.rules,"
-								 " r.snapshot_every, r.revision, r.owner::pg_catalog.oid, r.apply"
-								 " FROM es.reducers_registry r WHERE r.name OPERATOR(pg_catalog.=) $1",
-								 1, argtypes),
-					&arg, NULL, true, 1, SPI_OK_SELECT) == 0)
-		unknown_reducer(name);
-	/* the query may have processed invalidations: insert into a valid cache */
-	if (!cache_valid)
-		reset_cache();
-	tup = SPI_tuptable->vals[0];
-	desc = SPI_tuptable->tupdesc;
+	/* what other sessions committed since this one last looked */
+	AcceptInvalidationMessages();
+	if (cache == NULL)
+	{
+		HASHCTL		ctl;
 
-	entry = hash_search(cache, name, HASH_ENTER, &found);
-	old = MemoryContextSwitchTo(cache_cxt);
-	entry->reducer.name = pstrdup(name);
-	entry->reducer.initial_state = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 1, &isnull));
-	value = SPI_getbinval(tup, desc, 2, &isnull);
-	entry->reducer.apply = isnull ? InvalidOid : DatumGetObjectId(value);
-	value = SPI_getbinval(tup, desc, 7, &isnull);
-	entry->reducer.apply_name = isnull ? NULL : TextDatumGetCString(value);
-	value = SPI_getbinval(tup, desc, 3, &isnull);
-	entry->reducer.rules = isnull ? NULL
-		: es_rules_compile(name, DatumGetJsonbP(value));
-	value = SPI_getbinval(tup, desc, 4, &isnull);
-	entry->reducer.snapshot_every = isnull ? 0 : DatumGetInt32(value);
-	entry->reducer.revision = DatumGetInt64(SPI_getbinval(tup, desc, 5, &isnull));
-	entry->reducer.owner = DatumGetObjectId(SPI_getbinval(tup, desc, 6, &isnull));
-	MemoryContextSwitchTo(old);
-	return &entry->reducer;
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = NAMEDATALEN;
+		ctl.entrysize = sizeof(ReducerSlot);
+		ctl.hcxt = CacheMemoryContext;
+		cache = hash_create("event_sourcing reducers", 16, &ctl,
+							HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	if (flush_all)
+	{
+		flush_all = false;
+		flush_cache();
+	}
+	slot = hash_search(cache, name, HASH_FIND, NULL);
+	if (slot != NULL)
+	{
+		r = slot->reducer;
+		if (!r->stale)
+		{
+			r->pins++;
+			return r;
+		}
+		hash_search(cache, name, HASH_REMOVE, NULL);
+		retire(r);
+	}
+
+	if (!OidIsValid(reducers_relid))
+		reducers_relid = es_relid("reducers_registry", false);
+	before = inval_count;
+	r = fill_entry(name, name_text, &publishable);
+
+	/*
+	 * Publish it unless an invalidation arrived while it was filled (it may
+	 * predate what that invalidation announced: it serves this fold only).
+	 * Nothing after the HASH_ENTER can fail, and until the context moves to
+	 * CacheMemoryContext an error frees it.
+	 */
+	if (publishable && inval_count == before && !flush_all)
+	{
+		slot = hash_search(cache, name, HASH_ENTER, NULL);
+		slot->reducer = r;
+		r->published = true;
+	}
+	r->pins = 1;
+	MemoryContextSetParent(r->cxt, CacheMemoryContext);
+	return r;
+}
+
+/* A fold is done with an entry. */
+void
+es_reducer_release(EsReducer *r)
+{
+	Assert(r->pins > 0);
+	if (--r->pins == 0 && !r->published)
+		MemoryContextDelete(r->cxt);
 }
 
 /* Fingerprint of what a fold's result depends on besides the events. */
 int64
 es_reducer_fingerprint(const EsReducer *reducer)
 {
-	uint64		h = hash_combine64((uint64) reducer->revision, es_upcast_generation());
+	uint64		h = hash_combine64(reducer->definition, es_upcast_generation());
 
 	if (reducer->apply_name != NULL)
 	{
-		HeapTuple	tup = OidIsValid(reducer->apply)
-			? SearchSysCache1(PROCOID, ObjectIdGetDatum(reducer->apply)) : NULL;
+		HeapTuple	tup = resolve_function(reducer);
 
-		if (!HeapTupleIsValid(tup))
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_FUNCTION),
-					 errmsg("function %s of reducer \"%s\" does not exist",
-							reducer->apply_name, reducer->name),
-					 errhint("Create the function again, or the reducer with es.create_reducer().")));
 		h = hash_combine64(h, (uint64) reducer->apply);
 		h = hash_combine64(h, (uint64) HeapTupleHeaderGetRawXmin(tup->t_data));
 		ReleaseSysCache(tup);
@@ -238,18 +423,12 @@ static void
 check_apply_function(Oid fn)
 {
 	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	Form_pg_proc proc;
-	Oid			events_type = es_events_type();
 
 	if (!HeapTupleIsValid(tup))
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_FUNCTION),
 				 errmsg("function with OID %u does not exist", fn)));
-	proc = (Form_pg_proc) GETSTRUCT(tup);
-	if (proc->prokind != PROKIND_FUNCTION || proc->proretset ||
-		proc->prorettype != JSONBOID || proc->pronargs != 2 ||
-		proc->proargtypes.values[0] != JSONBOID ||
-		proc->proargtypes.values[1] != events_type)
+	if (signature_problem((Form_pg_proc) GETSTRUCT(tup)) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("%s cannot be a reducer", format_procedure(fn)),
@@ -261,51 +440,49 @@ check_apply_function(Oid fn)
 }
 
 /*
- * Lock the reducer's row, if it exists, and check that the caller may
- * change it.  Returns whether it exists.  SPI connected, as the owner.
+ * The statement that wrote nothing because the caller may not change the
+ * reducer (or found none): raise the fitting error.  SPI connected, as the
+ * owner; the row, if any, is locked by that statement.
  */
-static bool
-lock_and_check_owner(Datum name, const char *cname, Oid caller)
+static void
+refuse_change(Datum name, const char *cname, Oid caller)
 {
 	static const Oid argtypes[] = {TEXTOID};
 	bool		isnull;
-	Oid			owner;
 
 	if (es_run_plan(es_keep_plan(&plan_owner,
 								 "SELECT r.owner::pg_catalog.oid FROM es.reducers_registry r"
-								 " WHERE r.name OPERATOR(pg_catalog.=) $1 FOR UPDATE",
+								 " WHERE r.name OPERATOR(pg_catalog.=) $1",
 								 1, argtypes),
 					&name, NULL, false, 1, SPI_OK_SELECT) == 0)
-		return false;
-	owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-										   SPI_tuptable->tupdesc, 1, &isnull));
-	es_check_owner(owner, caller, "reducer", cname, "replace or drop");
-	return true;
-}
-
-/* Tell every backend (this one at the next command) that reducers changed. */
-static void
-invalidate_reducers(void)
-{
-	CacheInvalidateRelcacheByRelid(es_relid("reducers_registry", false));
+		unknown_reducer(cname);
+	es_check_owner(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+												  SPI_tuptable->tupdesc, 1, &isnull)),
+				   caller, "reducer", cname, "replace or drop");
+	/* the owner changed between the two statements */
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("reducer \"%s\" was changed concurrently", cname),
+			 errhint("Try again.")));
 }
 
 PG_FUNCTION_INFO_V1(es_create_reducer);
 
 /*
  * es.create_reducer(name, initial_state, apply, rules, snapshot_every):
- * create or replace a reducer; replacing retires its snapshots.
+ * create or replace a reducer; replacing retires its snapshots.  The
+ * caller's settings are captured; the owner stays on a replace.
  */
 Datum
 es_create_reducer(PG_FUNCTION_ARGS)
 {
 	static const Oid upsert_types[] = {TEXTOID, JSONBOID, TEXTOID, JSONBOID,
-	INT4OID, OIDOID};
+	INT4OID, OIDOID, TEXTARRAYOID};
 	static const Oid name_type[] = {TEXTOID};
 	char	   *name = reducer_name_arg(fcinfo, 0);
 	Oid			caller = GetUserId();
-	Datum		values[6];
-	char		nulls[6] = {' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	EsUserSwitch save;
 
 	es_check_not_null(fcinfo, 1, "initial_state", "Pass '{}' for an empty state.");
@@ -338,33 +515,42 @@ es_create_reducer(PG_FUNCTION_ARGS)
 	values[4] = PG_ARGISNULL(4) ? (Datum) 0 : PG_GETARG_DATUM(4);
 	nulls[4] = PG_ARGISNULL(4) ? 'n' : ' ';
 	values[5] = ObjectIdGetDatum(caller);
+	values[6] = es_capture_settings();
 
 	es_become_owner(&save);
 	PG_TRY();
 	{
-		bool		existed;
-
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		existed = lock_and_check_owner(values[0], name, caller);
-		es_run_plan(es_keep_plan(&plan_upsert,
-								 "INSERT INTO es.reducers_registry AS r (name, initial_state, apply,"
-								 " rules, snapshot_every, owner, revision, created_at, updated_at)"
-								 " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regrole, 1,"
-								 " pg_catalog.now(), pg_catalog.now())"
-								 " ON CONFLICT (name) DO UPDATE SET"
-								 " initial_state = excluded.initial_state, apply = excluded.apply,"
-								 " rules = excluded.rules, snapshot_every = excluded.snapshot_every,"
-								 " revision = r.revision OPERATOR(pg_catalog.+) 1,"
-								 " updated_at = pg_catalog.now()",
-								 6, upsert_types),
-					values, nulls, false, 0, SPI_OK_INSERT);
-		if (existed)
-			es_run_plan(es_keep_plan(&plan_retire,
-									 "DELETE FROM es.snapshots s"
-									 " WHERE s.reducer OPERATOR(pg_catalog.=) $1",
-									 1, name_type),
-						values, NULL, false, 0, SPI_OK_DELETE);
+
+		/*
+		 * One statement inserts, or updates what the caller may change: the
+		 * WHERE of DO UPDATE sees the row as committed by a concurrent
+		 * creator this statement waited for.  The revision comes from a
+		 * sequence, so it never repeats, not even after drop and re-create.
+		 */
+		if (es_run_plan(es_keep_plan(&plan_upsert,
+									 "INSERT INTO es.reducers_registry AS r (name, initial_state, apply,"
+									 " rules, snapshot_every, owner, settings, revision, created_at, updated_at)"
+									 " VALUES ($1, $2, $3, $4, $5, $6::pg_catalog.regrole, $7,"
+									 " pg_catalog.nextval('es.reducer_revisions'::pg_catalog.regclass),"
+									 " pg_catalog.now(), pg_catalog.now())"
+									 " ON CONFLICT (name) DO UPDATE SET"
+									 " initial_state = excluded.initial_state, apply = excluded.apply,"
+									 " rules = excluded.rules, snapshot_every = excluded.snapshot_every,"
+									 " settings = excluded.settings, revision = excluded.revision,"
+									 " updated_at = pg_catalog.now()"
+									 " WHERE pg_catalog.pg_has_role($6, r.owner::pg_catalog.oid, 'USAGE')"
+									 " RETURNING r.revision",
+									 7, upsert_types),
+						values, nulls, false, 0, SPI_OK_INSERT_RETURNING) == 0)
+			refuse_change(values[0], name, caller);
+		/* the snapshots of what it replaced can never be used again */
+		es_run_plan(es_keep_plan(&plan_retire,
+								 "DELETE FROM es.snapshots s"
+								 " WHERE s.reducer OPERATOR(pg_catalog.=) $1",
+								 1, name_type),
+					values, NULL, false, 0, SPI_OK_DELETE);
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -372,7 +558,6 @@ es_create_reducer(PG_FUNCTION_ARGS)
 		es_restore_user(&save);
 	}
 	PG_END_TRY();
-	invalidate_reducers();
 	PG_RETURN_VOID();
 }
 
@@ -382,23 +567,25 @@ PG_FUNCTION_INFO_V1(es_drop_reducer);
 Datum
 es_drop_reducer(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[] = {TEXTOID};
+	static const Oid argtypes[] = {TEXTOID, OIDOID};
 	char	   *name = reducer_name_arg(fcinfo, 0);
-	Oid			caller = GetUserId();
-	Datum		arg = CStringGetTextDatum(name);
+	Datum		args[2];
 	EsUserSwitch save;
 
+	args[0] = CStringGetTextDatum(name);
+	args[1] = ObjectIdGetDatum(GetUserId());
 	es_become_owner(&save);
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (!lock_and_check_owner(arg, name, caller))
-			unknown_reducer(name);
-		es_run_plan(es_keep_plan(&plan_drop,
-								 "DELETE FROM es.reducers_registry r WHERE r.name OPERATOR(pg_catalog.=) $1",
-								 1, argtypes),
-					&arg, NULL, false, 0, SPI_OK_DELETE);
+		if (es_run_plan(es_keep_plan(&plan_drop,
+									 "DELETE FROM es.reducers_registry r"
+									 " WHERE r.name OPERATOR(pg_catalog.=) $1"
+									 " AND pg_catalog.pg_has_role($2, r.owner::pg_catalog.oid, 'USAGE')",
+									 2, argtypes),
+						args, NULL, false, 0, SPI_OK_DELETE) == 0)
+			refuse_change(args[0], name, DatumGetObjectId(args[1]));
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -406,8 +593,34 @@ es_drop_reducer(PG_FUNCTION_ARGS)
 		es_restore_user(&save);
 	}
 	PG_END_TRY();
-	invalidate_reducers();
 	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(es_reducers_changed);
+
+/*
+ * Statement trigger on es.reducers_registry: any change to the registry
+ * (by the functions above, by the owner's own DML, by a restore's COPY)
+ * reaches every backend's cache, this one's at its next look-up.
+ */
+Datum
+es_reducers_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.reducers_changed() was not called by the trigger manager")));
+	if (!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("es.reducers_changed() must be fired AFTER ... FOR EACH STATEMENT")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	flush_all = true;
+	inval_count++;
+	return PointerGetDatum(NULL);
 }
 
 PG_FUNCTION_INFO_V1(es_reducer_fingerprint_sql);
@@ -418,20 +631,22 @@ es_reducer_fingerprint_sql(PG_FUNCTION_ARGS)
 {
 	text	   *name = PG_GETARG_TEXT_PP(0);
 	EsUserSwitch save;
+	EsReducer  *volatile reducer = NULL;
 	volatile int64 fp = 0;
 
 	es_become_owner(&save);
-	es_reducer_pin();
 	PG_TRY();
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		fp = es_reducer_fingerprint(es_reducer_lookup(name));
+		reducer = es_reducer_acquire(name);
+		fp = es_reducer_fingerprint(reducer);
 		SPI_finish();
 	}
 	PG_FINALLY();
 	{
-		es_reducer_unpin();
+		if (reducer != NULL)
+			es_reducer_release(reducer);
 		es_restore_user(&save);
 	}
 	PG_END_TRY();

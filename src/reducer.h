@@ -9,40 +9,54 @@
 #include "fmgr.h"
 #include "utils/jsonb.h"
 
+#include "catalog.h"
+
 /*
- * A reducer as a fold uses it.  Entries live in a per-backend cache that is
- * replaced when the registry changes; a fold copies what it needs (see
- * fold.c) and never keeps an entry across user code.
+ * A reducer as a fold uses it: one complete, immutable cache entry in its
+ * own memory context.  A fold acquires it (es_reducer_acquire), which pins
+ * it, and releases it at the end; an entry that went stale meanwhile is
+ * freed by its last release.
  */
 typedef struct EsReducer
 {
 	char	   *name;
-	int64		revision;		/* bumped by every create_reducer */
+	char	   *what;			/* "reducer \"name\"", for messages */
+	int64		revision;		/* new for every create_reducer, never reused */
 	Jsonb	   *initial_state;
 	char	   *apply_name;		/* function reducer: its qualified signature */
 	Oid			apply;			/* ... and its OID (InvalidOid: it is gone) */
 	struct EsRules *rules;		/* compiled rules, or NULL */
 	int32		snapshot_every; /* 0: no snapshots */
-	Oid			owner;
+	Oid			owner;			/* the registrant: function reducers run as it */
+	EsSettings	settings;		/* ... with the settings captured at creation */
+	uint64		definition;		/* hash of the whole registry row */
+	/* cache bookkeeping (reducer.c) */
+	MemoryContext cxt;
+	uint32		fn_hash;		/* syscache hash of apply */
+	int			pins;
+	bool		published;		/* in the cache (not yet replaced) */
+	bool		stale;			/* an invalidation hit it: look it up again */
 } EsReducer;
 
-/* Register the invalidation callback; called from _PG_init. */
+/* Register the invalidation callbacks; called from _PG_init. */
 extern void es_reducer_init(void);
 
 /*
- * Look a reducer up by name (SPI connected, acting as the owner); an unknown
- * name is an error.  The entry stays valid until the end of the current
- * fold (es_reducer_pin / es_reducer_unpin bracket every fold).
+ * The latest committed definition of a reducer, pinned (SPI connected,
+ * acting as the owner); an unknown name is an error.  Every successful
+ * es_reducer_acquire needs one es_reducer_release, errors included.
  */
-extern EsReducer *es_reducer_lookup(text *name);
-extern void es_reducer_pin(void);
-extern void es_reducer_unpin(void);
+extern EsReducer *es_reducer_acquire(text *name);
+extern void es_reducer_release(EsReducer *reducer);
 
 /*
  * What a fold's result depends on besides the events: the reducer's
- * revision, the row version of the function it calls, and the upcasting
- * generation.  Snapshots are valid only under the fingerprint they were
- * taken with.  Returns the function's OID check result via *apply_exists.
+ * definition (its registry row: revision, rules or function, initial state,
+ * owner and captured settings), the row version of the function it calls,
+ * and the upcasting generation.  Snapshots are valid only under the
+ * fingerprint they were taken with.  A function reducer's function is
+ * checked on the way: it must exist and still take (jsonb, es.events) and
+ * return jsonb.
  */
 extern int64 es_reducer_fingerprint(const EsReducer *reducer);
 

@@ -32,6 +32,9 @@
  * document; any other jsonpath (filters, subscripts, methods) is handed to
  * PostgreSQL's jsonb_path_query_first over a document built once per event
  * that needs it.  Arithmetic is numeric, never floating point.
+ * $.occurred_at and $.recorded_at read as ISO 8601 strings in UTC: a rules
+ * fold depends on no setting, so it needs no identity switch and its
+ * snapshots are the same whoever folds (see fold.c).
  *
  * Runtime policy: a path that finds nothing (or JSON null) is an error
  * (22035, no SQL/JSON item) unless the rule has "default" or
@@ -978,10 +981,15 @@ rule_error_callback(void *arg)
 				   r->position, r->event_type, ws->rules->reducer);
 }
 
-/* A scalar column of the event as a JSON value. */
+/*
+ * A scalar column of the event as a JSON value.  Nothing here depends on
+ * settings: timestamps are written in UTC, numbers are numeric.
+ */
 static void
 column_value(PathRoot root, Datum value, JsonbValue *out)
 {
+	static const int utc = 0;
+
 	switch (root)
 	{
 		case ROOT_STREAM_ID:
@@ -1001,8 +1009,12 @@ column_value(PathRoot root, Datum value, JsonbValue *out)
 			break;
 		case ROOT_OCCURRED_AT:
 		case ROOT_RECORDED_AT:
+			/*
+			 * In UTC, whatever the session's TimeZone: a fold's result (and
+			 * the snapshot it may store) must not depend on who folds.
+			 */
 			out->type = jbvString;
-			out->val.string.val = JsonEncodeDateTime(NULL, value, TIMESTAMPTZOID, NULL);
+			out->val.string.val = JsonEncodeDateTime(NULL, value, TIMESTAMPTZOID, &utc);
 			out->val.string.len = strlen(out->val.string.val);
 			break;
 		case ROOT_STREAM_VERSION:
