@@ -25,10 +25,13 @@ OBJS = \
 	src/log.o \
 	src/subscription.o
 
-# The install script of this version is generated from one hand-edited file;
-# upgrade scripts (event_sourcing--A--B.sql) are picked up by wildcard.
+# The install script of the version in development is generated from one
+# hand-edited file, event_sourcing.sql.  Every other script is committed and
+# picked up by wildcard: the install scripts of released versions, frozen as
+# shipped (event_sourcing--X.Y.sql), and the upgrade scripts
+# (event_sourcing--A--B.sql), the last of them the open one.
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA = $(filter-out $(DATA_built), $(wildcard $(EXTENSION)--*--*.sql))
+DATA = $(filter-out $(DATA_built), $(wildcard $(EXTENSION)--*.sql))
 
 # make installcheck: against the running server that PGHOST, PGPORT and
 # PGUSER name (a superuser; the extension installed; max_prepared_transactions
@@ -69,11 +72,17 @@ bench:
 
 # Release archive: event_sourcing-X.Y.zip of the committed HEAD (uncommitted
 # changes are not in it), after checking that META.json and CHANGELOG.md
-# carry the control file's version.  PGXN wants a three-part version, so
-# META.json says X.Y.0 for extension version X.Y.
+# carry the control file's version and that no shipped script has changed.
+# PGXN wants a three-part version, so META.json says X.Y.0 for extension
+# version X.Y.
 EXTVERSION_SEMVER = $(shell echo '$(EXTVERSION)' | sed 's/^\([0-9]*\.[0-9]*\)$$/\1.0/')
+# The scripts every release shipped, with their checksums (written by
+# tools/release.sh): they are never edited again.
+SHIPPED = shipped.sha256
+# The open upgrade script: from the last release to the version in development.
+OPEN_UPGRADE = $(wildcard $(EXTENSION)--*--$(EXTVERSION).sql)
 
-.PHONY: dist check-version
+.PHONY: dist check-version release-open release-freeze
 check-version:
 	@test -n '$(EXTVERSION)' || { echo "no default_version in $(EXTENSION).control" >&2; exit 1; }
 	@versions=$$(awk '/"meta-spec"/ { skip = 1 } \
@@ -86,6 +95,30 @@ check-version:
 	done
 	@grep -q '^## $(EXTVERSION)\b' CHANGELOG.md || { echo "CHANGELOG.md has no section \"## $(EXTVERSION)\"" >&2; exit 1; }
 	@echo "version $(EXTVERSION) (PGXN $(EXTVERSION_SEMVER)): control file, META.json and CHANGELOG.md agree"
+	@for f in $(EXTENSION).sql $(DATA); do \
+	    grep -q '^\\echo Use ".* EXTENSION $(EXTENSION).*" to load this file\. \\quit$$' $$f || { \
+	        printf "%s: no \\\\echo guard (see $(EXTENSION).sql)\\n" "$$f" >&2; exit 1; }; \
+	done
+	@if [ -s $(SHIPPED) ]; then \
+	    test $(words $(OPEN_UPGRADE)) = 1 || { \
+	        echo "expected one upgrade script into $(EXTVERSION) (the open one), found: $(or $(OPEN_UPGRADE),none)" >&2; exit 1; }; \
+	    ! grep -q ' $(EXTENSION)--$(EXTVERSION)\.sql$$' $(SHIPPED) || { \
+	        echo "$(SHIPPED) lists $(EXTENSION)--$(EXTVERSION).sql, but $(EXTVERSION) is the version in development" >&2; exit 1; }; \
+	    sha256sum --quiet --check $(SHIPPED) || { \
+	        echo "a script shipped in a release has changed (see $(SHIPPED)): shipped scripts are never edited; make the change in $(EXTENSION).sql and append it to $(OPEN_UPGRADE)" >&2; exit 1; }; \
+	    echo "the scripts shipped in releases are unchanged ($(SHIPPED)); the open upgrade script is $(OPEN_UPGRADE)"; \
+	fi
+
+# After releasing the version in development (CHANGELOG heading dated,
+# release commit tagged): freeze its script and open the next version.
+release-open:
+	@test -n '$(NEXT)' || { echo "usage: make release-open NEXT=X.Y" >&2; exit 1; }
+	tools/release.sh open '$(NEXT)'
+
+# Freeze the last release again from event_sourcing.sql, as long as it is
+# not published (not tagged, nothing in the open upgrade script yet).
+release-freeze:
+	tools/release.sh freeze
 
 dist: check-version
 	@git diff --quiet HEAD -- || echo "warning: uncommitted changes are not in the archive (it is made from HEAD)" >&2

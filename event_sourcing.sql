@@ -1,5 +1,9 @@
 /*
- * event_sourcing: install script.
+ * event_sourcing: the install script of the version in development
+ * (default_version in event_sourcing.control); make copies it to
+ * event_sourcing--<version>.sql.  A release freezes that copy as shipped,
+ * and from then on every change made here is also appended to the open
+ * upgrade script (CONTRIBUTING.md, "The upgrade discipline").
  *
  * Read top to bottom, like the reference: storage, writing, reading,
  * upcasting, folding, projections, the log and subscriptions,

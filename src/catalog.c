@@ -4,8 +4,10 @@
  *
  * Callers of the es functions need only EXECUTE: the tables are not
  * writable (nor readable) by ordinary roles.  The C code therefore runs its
- * own, fully qualified SQL as the owner of es.events, and switches back to
- * the caller before any user code (reducers, upcasters, handlers) runs.
+ * own, fully qualified SQL as the owner of es.events.  User code
+ * (reducers, upcasters, handlers) never runs as the caller nor as the owner:
+ * it runs as the role that registered it, with the settings captured then
+ * (es_become_registrant, the identity rule).
  * The owner's OID is cached per backend and forgotten on any relcache
  * invalidation of es.events (ALTER ... OWNER, DROP EXTENSION).
  */
@@ -130,23 +132,6 @@ es_restore_user(const EsUserSwitch *save)
 {
 	current_switch = save->outer;
 	SetUserIdAndSecContext(save->saved_userid, save->saved_sec_context);
-}
-
-/* Become the caller saved by the current switch, around user code. */
-void
-es_become_caller(Oid *saved_userid, int *saved_sec_context)
-{
-	GetUserIdAndSecContext(saved_userid, saved_sec_context);
-	if (current_switch != NULL)
-		SetUserIdAndSecContext(current_switch->saved_userid,
-							   current_switch->saved_sec_context);
-}
-
-/* Undo es_become_caller. */
-void
-es_restore_caller(Oid saved_userid, int saved_sec_context)
-{
-	SetUserIdAndSecContext(saved_userid, saved_sec_context);
 }
 
 /* The innermost active switch. */

@@ -51,17 +51,6 @@ extern void es_become_owner(EsUserSwitch *save);
 extern void es_restore_user(const EsUserSwitch *save);
 
 /*
- * Around user code (reducers, upcasters, handlers) called while acting as
- * the owner: become the caller saved by the current switch (a no-op when
- * no switch is current), then es_restore_caller.  User errors need no
- * cleanup here: the enclosing es_restore_user resets the identity.
- *
- * Deprecated: user code runs as its registrant (es_become_registrant).
- */
-extern void es_become_caller(Oid *saved_userid, int *saved_sec_context);
-extern void es_restore_caller(Oid saved_userid, int saved_sec_context);
-
-/*
  * The identity rule: user code (reducers, upcasters, projection handlers)
  * runs as the role that registered it, with the settings captured when it
  * was registered, the way a SECURITY DEFINER function with SET clauses

@@ -9,14 +9,24 @@ PG_MAJOR=${PG_MAJOR:-15}
 # ES_PG_ROOT=DIR: work in a private copy of the PostgreSQL installation under
 # DIR (PostgreSQL finds its share and lib directories relative to its
 # binaries), so that several checkouts can be tested at once.
-if [ -n "${ES_PG_ROOT:-}" ]; then
+# ES_PG_BUILD=DIR (with ES_PG_ROOT): copy the PostgreSQL that test/pgbuild.sh
+# built under DIR instead of the system's (see es_variant).  A root notes
+# where its copy came from and is copied anew when that changes.
+es_pg_root_setup() {
+    [ -n "${ES_PG_ROOT:-}" ] || return 0
+    local from=${ES_PG_BUILD:-}
+    if [ "$(cat "$ES_PG_ROOT/.es_pg_from" 2>/dev/null)" != "$from" ]; then
+        rm -rf "$ES_PG_ROOT/usr/lib/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/share/postgresql/$PG_MAJOR"
+    fi
     if [ ! -x "$ES_PG_ROOT/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ]; then
         mkdir -p "$ES_PG_ROOT/usr/lib/postgresql" "$ES_PG_ROOT/usr/share/postgresql"
-        cp -a "/usr/lib/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/lib/postgresql/"
-        cp -a "/usr/share/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/share/postgresql/"
+        cp -a "$from/usr/lib/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/lib/postgresql/"
+        cp -a "$from/usr/share/postgresql/$PG_MAJOR" "$ES_PG_ROOT/usr/share/postgresql/"
+        if [ -n "$from" ]; then echo "$from" >"$ES_PG_ROOT/.es_pg_from"; else rm -f "$ES_PG_ROOT/.es_pg_from"; fi
     fi
     chmod 755 "$ES_PG_ROOT"
-fi
+}
+es_pg_root_setup
 PG_BINDIR=${ES_PG_ROOT:-}/usr/lib/postgresql/$PG_MAJOR/bin
 
 # Run a command as root (directly, or through sudo).
@@ -49,12 +59,102 @@ es_lock() {
     flock 9
 }
 
+# es_variant [assert|asan|ubsan]: test against PostgreSQL built with
+# assertions (assert) or with assertions and AddressSanitizer (asan) by
+# test/pgbuild.sh, or build the extension with UndefinedBehaviorSanitizer
+# for the system's server (ubsan).  Call it before building; without
+# an argument it does nothing.  A variant always works in a private root:
+# ES_PG_ROOT if set, else one per variant under TMPDIR (locked while in use).
+# Sets ES_VARIANT_CFLAGS for the extension's build, exports the sanitizers'
+# options and ES_FINDINGS, where sanitizer reports and assertion failures
+# are collected (see es_cluster_stop and es_findings_check).
+ES_VARIANT_CFLAGS=
+es_variant() {
+    export ES_VARIANT=${1:-}
+    [ -n "$ES_VARIANT" ] || return 0
+    case "$ES_VARIANT" in
+        assert|asan)
+            ES_PG_BUILD=$("$ES_ROOT/test/pgbuild.sh" "$ES_VARIANT") || return 1
+            export ES_PG_BUILD ;;
+        ubsan)
+            unset ES_PG_BUILD
+            # -fno-sanitize-recover: the first finding ends the backend;
+            # -fno-wrapv: signed overflow in our code is a finding too
+            ES_VARIANT_CFLAGS="-fsanitize=undefined,float-cast-overflow -fno-sanitize-recover=all -fno-wrapv" ;;
+        *) echo "unknown variant: $ES_VARIANT" >&2; return 2 ;;
+    esac
+    if [ -z "${ES_PG_ROOT:-}" ]; then
+        export ES_PG_ROOT=${TMPDIR:-/tmp}/event_sourcing_pg_$ES_VARIANT
+        mkdir -p "$ES_PG_ROOT"
+        exec 9>"$ES_PG_ROOT.lock"
+        flock 9
+    fi
+    export ES_PG_ROOT
+    es_pg_root_setup
+    PG_BINDIR=$ES_PG_ROOT/usr/lib/postgresql/$PG_MAJOR/bin
+    export ES_FINDINGS
+    ES_FINDINGS=$(mktemp -d "${TMPDIR:-/tmp}/es_findings.XXXXXX")
+    chmod 1777 "$ES_FINDINGS"
+    # abort_on_error: a finding kills the process with SIGABRT, so the
+    # postmaster restarts the cluster and the test that caused it fails;
+    # log_path: the report is kept whichever cluster or client it came from.
+    # (UBSan's runtime, loaded with the extension, starts only at its first
+    # report, in a backend whose environment the postmaster has overwritten
+    # with its process title: it runs with its defaults, reports to the
+    # server log and ends the backend with exit code 1, which the postmaster
+    # treats as a crash; es_findings_scan reads the server logs for it.)
+    export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:log_path=$ES_FINDINGS/asan"
+}
+
+# es_findings_check [SERVER_LOG ...]: after a variant's run, print every
+# sanitizer report and assertion failure (from ES_FINDINGS and the given
+# server logs) and fail if there was one.  Nothing to do without a variant.
+es_findings_check() {
+    [ -n "${ES_FINDINGS:-}" ] || return 0
+    local log
+    for log in "$@"; do es_findings_scan "$log"; done
+    local found=0
+    for log in "$ES_FINDINGS"/*; do
+        [ -e "$log" ] || continue
+        [ "$found" = 1 ] || echo "== $ES_VARIANT findings"
+        found=1
+        echo "-- $(basename "$log")"
+        cat "$log"
+    done
+    rm -rf "$ES_FINDINGS"
+    unset ES_FINDINGS
+    [ "$found" = 0 ]
+}
+
+# es_findings_scan SERVER_LOG: keep the assertion failures and sanitizer
+# reports a server wrote to its log (its stderr) in ES_FINDINGS.
+es_findings_scan() {
+    [ -n "${ES_FINDINGS:-}" ] && [ -f "$1" ] || return 0
+    if grep -qE '^TRAP:|runtime error:|AddressSanitizer' "$1"; then
+        grep -E -A20 '^TRAP:|runtime error:|AddressSanitizer' "$1" \
+            >"$ES_FINDINGS/server.$(basename "$(dirname "$1")").$$.$RANDOM"
+    fi
+}
+
+# The pg_config to build the extension with: the system's (installing into
+# ES_PG_ROOT through DESTDIR), or a private build's own copy in the root,
+# which finds its headers relative to itself and installs into the root.
+es_pg_config() {
+    if [ -n "${ES_PG_BUILD:-}" ]; then
+        echo "$PG_BINDIR/pg_config"
+    else
+        echo "/usr/lib/postgresql/$PG_MAJOR/bin/pg_config"
+    fi
+}
+
 # Build and install the extension (extra make arguments are passed on).
 es_build_install() {
     echo "== building and installing event_sourcing"
-    make -C "$ES_ROOT" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config "$@" >/dev/null
-    as_root make -C "$ES_ROOT" -s PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config \
-        ${ES_PG_ROOT:+DESTDIR="$ES_PG_ROOT"} install >/dev/null
+    local destdir=${ES_PG_ROOT:-}
+    [ -n "${ES_PG_BUILD:-}" ] && destdir=
+    make -C "$ES_ROOT" -s PG_CONFIG="$(es_pg_config)" "$@" >/dev/null
+    as_root make -C "$ES_ROOT" -s PG_CONFIG="$(es_pg_config)" \
+        ${destdir:+DESTDIR="$destdir"} install >/dev/null
 }
 
 # A free TCP port on this machine.
@@ -118,9 +218,11 @@ es_cluster_start() {
     as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null 9>&-
 }
 
-# es_cluster_stop DIR [mode]: stop the server started by es_cluster_start.
+# es_cluster_stop DIR [mode]: stop the server started by es_cluster_start
+# (and keep what its log says of assertions and sanitizers, see es_variant).
 es_cluster_stop() {
     as_pg "$PG_BINDIR/pg_ctl" -D "$1/data" -m "${2:-fast}" -w stop >/dev/null 2>&1 || true
+    es_findings_scan "$1/server.log"
 }
 
 # es_pg PROGRAM [ARGS]: a client program of the installation (pgbench,

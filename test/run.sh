@@ -4,14 +4,23 @@
 # there (the pg_regress tests sql/ and the isolation specs specs/), then the
 # shell tests (test/t/) that need clusters of their own, and ends with a line
 # "N passed, N failed".
+# --assert: against PostgreSQL built with assertions; --asan: built with
+# assertions and AddressSanitizer (both built and cached by test/pgbuild.sh);
+# --ubsan: the extension built with UBSan (see es_variant in test/lib.sh).
 set -u
+case "${1:-}" in
+    "") variant= ;;
+    --assert|--asan|--ubsan) variant=${1#--} ;;
+    *) echo "usage: $0 [--assert | --asan | --ubsan]" >&2; exit 2 ;;
+esac
 source "$(dirname "$0")/lib.sh"
 cd "$ES_ROOT"
 
 es_install_deps
+es_variant "$variant" || exit 1
 es_lock
 make -s clean >/dev/null
-es_build_install PG_CFLAGS="${ES_TEST_CFLAGS:--Wall -Wextra -Werror}"
+es_build_install PG_CFLAGS="${ES_TEST_CFLAGS:--Wall -Wextra -Werror} $ES_VARIANT_CFLAGS"
 
 work=$(mktemp -d /tmp/es_test.XXXXXX)
 trap 'es_cluster_stop "$work/cluster"; [ -n "${ES_KEEP_RESULTS:-}" ] && cp -r "$work" "$ES_KEEP_RESULTS"; rm -rf "$work"' EXIT
@@ -38,7 +47,7 @@ for suite in regress isolation; do
     echo "== $suite tests (make installcheck)"
     if [ "$suite" = regress ]; then only=ISOLATION=; else only=REGRESS=; fi
     as_pg env PGHOST="$PGHOST" PGPORT="$PGPORT" PGUSER=postgres \
-        make -C "$work/tree" -s PG_CONFIG="/usr/lib/postgresql/$PG_MAJOR/bin/pg_config" \
+        make -C "$work/tree" -s PG_CONFIG="$(es_pg_config)" \
         "$only" installcheck >"$work/$suite.out" 2>&1
     status=$?
     cat "$work/$suite.out"
@@ -65,6 +74,14 @@ for t in test/t/*.sh; do
         failed=$((failed + 1))
     fi
 done
+
+if [ -n "$variant" ]; then
+    if es_findings_check "$work/cluster/server.log"; then
+        echo "test ${variant}_findings ... ok"; passed=$((passed + 1))
+    else
+        echo "test ${variant}_findings ... FAILED"; failed=$((failed + 1))
+    fi
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
