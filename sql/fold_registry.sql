@@ -103,3 +103,15 @@ SELECT es.reducer_fingerprint('again') AS before \gset
 SELECT es.reducer_fingerprint('again') = :before AS same_in_a_new_session;
 
 DROP FUNCTION swapped(jsonb, es.events);
+
+-- A reducer function that drops itself (user code may run DDL): the next
+-- event of the fold is a clean 42883, not PostgreSQL's internal
+-- "cache lookup failed" from calling a function that is gone.
+CREATE FUNCTION self_dropping(s jsonb, e es.events) RETURNS jsonb LANGUAGE plpgsql
+    AS $$ BEGIN EXECUTE 'DROP FUNCTION self_dropping(jsonb, es.events)'; RETURN s; END $$;
+SELECT es.create_reducer('self_dropping', apply => 'self_dropping(jsonb, es.events)');
+SELECT es.append('sd-1', NULL, es.event('E', '{}'), es.event('E', '{}'));
+\set VERBOSITY sqlstate
+SELECT es.fold('sd-1', 'self_dropping');
+\set VERBOSITY default
+SELECT es.fold('sd-1', 'self_dropping');

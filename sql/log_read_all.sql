@@ -122,3 +122,7 @@ BEGIN READ ONLY;
 SELECT count(*) FROM es.read_all(0, NULL);
 SELECT es.log_horizon() > 1 AS horizon_moved;
 COMMIT;
+
+-- After the largest position there is nothing (and no overflow computing
+-- where to start; the UBSan run checks that).
+SELECT count(*) AS after_the_last FROM es.read_all(9223372036854775807);

@@ -53,6 +53,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -214,6 +215,13 @@ folder_apply(Folder *f, Datum *row, bool *nulls)
 		f->fcinfo->args[1].value = event_datum(f, row, nulls);
 		f->fcinfo->args[1].isnull = false;
 		f->fcinfo->isnull = false;
+		/* user code (the reducer itself) may have dropped the function */
+		if (f->reducer->stale &&
+			!SearchSysCacheExists1(PROCOID, ObjectIdGetDatum(f->reducer->apply)))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_FUNCTION),
+					 errmsg("the function of reducer \"%s\" was dropped during the fold",
+							f->reducer->name)));
 		result = FunctionCallInvoke(f->fcinfo);
 		if (f->fcinfo->isnull)
 			ereport(ERROR,

@@ -386,7 +386,7 @@ es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
 	bool		done = false;
 
 	*through = after;
-	if (max_count == 0 || horizon <= after + 1)
+	if (max_count == 0 || horizon - 1 <= after)
 		return 0;
 	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
