@@ -17,6 +17,7 @@ OBJS = \
 	src/upcast_rules.o \
 	src/reducer.o \
 	src/rules.o \
+	src/rule_lang.o \
 	src/keyindex.o \
 	src/fold.o \
 	src/immutable.o \

@@ -57,7 +57,7 @@ SQL
 sum_rules_sql() {
     cat <<'SQL'
 SELECT es.create_reducer('sum_rules', '{"balance": 0}',
-    rules => '{"Deposited": [{"add": "balance", "from": "$.data.amount"}]}');
+    rules => '{"Deposited": [{"op": "add", "target": "$.balance", "from": "$.data.amount"}]}');
 SQL
 }
 sum_pl_sql() {

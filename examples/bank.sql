@@ -33,20 +33,20 @@ SELECT es.create_reducer('bank_account', '{"balance": 0, "status": "none", "vers
     snapshot_every => 100, rules => $rules$
 {
   "AccountOpened": [
-    {"set": "account_id", "from": "$.data.account_id"},
-    {"set": "owner", "from": "$.data.owner"},
-    {"set": "balance", "from": "$.data.initial_balance", "default": 0},
-    {"set": "status", "value": "open"}
+    {"op": "set", "target": "$.account_id", "from": "$.data.account_id"},
+    {"op": "set", "target": "$.owner", "from": "$.data.owner"},
+    {"op": "set", "target": "$.balance", "from": "$.data.initial_balance", "default": 0},
+    {"op": "set", "target": "$.status", "value": "open"}
   ],
-  "MoneyDeposited": [{"add": "balance", "from": "$.data.amount"}],
-  "MoneyWithdrawn": [{"subtract": "balance", "from": "$.data.amount"}],
+  "MoneyDeposited": [{"op": "add", "target": "$.balance", "from": "$.data.amount"}],
+  "MoneyWithdrawn": [{"op": "subtract", "target": "$.balance", "from": "$.data.amount"}],
   "TransferCompleted": [
-    {"subtract": "balance", "from": "$.data.amount",
+    {"op": "subtract", "target": "$.balance", "from": "$.data.amount",
      "when": {"path": "$.data.from_stream", "equals_stream_id": true}},
-    {"add": "balance", "from": "$.data.amount",
+    {"op": "add", "target": "$.balance", "from": "$.data.amount",
      "when": {"path": "$.data.to_stream", "equals_stream_id": true}}
   ],
-  "*": [{"set": "version", "from": "$.stream_version"}]
+  "*": [{"op": "set", "target": "$.version", "from": "$.stream_version"}]
 }
 $rules$);
 

@@ -72,7 +72,7 @@ SELECT pg_temp.attempt(format($$SELECT es.append(bank.stream('bob-1'), %s,
 \echo '10. Last year''s code stored deposits as {"value": ...} (schema version 1). An upcaster'
 \echo '    reads them as today''s {"amount": ...} (version 2); the stored rows never change.'
 SELECT es.create_upcaster('MoneyDeposited', 1,
-    rules => '[{"op": "rename", "field": "value", "to": "amount"}]') AS registered;
+    rules => '[{"op": "move", "from": "$.data.value", "target": "$.amount"}]') AS registered;
 SELECT es.append(bank.stream('ada-2'), NULL,
     es.event('MoneyDeposited', '{"value": 12.50}', schema_version => 1)) AS version;
 SELECT stream_version AS v, schema_version, data AS stored FROM es.events

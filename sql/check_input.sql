@@ -72,11 +72,11 @@ SELECT count(*) FROM es.events;
 -- be NULL or absurd, and every field the fold reads is checked first, for
 -- rules reducers and function reducers alike: 22004 or 22023, no crash.
 SELECT es.create_reducer('some_rules_reducer', '{}', rules => $${
-  "*": [{"set": "type", "from": "$.event_type"},
-        {"set": "stream", "from": "$.stream_id"},
-        {"set": "x", "from": "$.data.x"},
-        {"set": "at", "from": "$.occurred_at"}],
-  "E": [{"add": "n", "value": 1, "when": {"path": "$.data.to", "equals_stream_id": true}}]
+  "*": [{"op": "set", "target": "$.type", "from": "$.event_type"},
+        {"op": "set", "target": "$.stream", "from": "$.stream_id"},
+        {"op": "set", "target": "$.x", "from": "$.data.x"},
+        {"op": "set", "target": "$.at", "from": "$.occurred_at"}],
+  "E": [{"op": "add", "target": "$.n", "value": 1, "when": {"path": "$.data.to", "equals_stream_id": true}}]
 }$$);
 CREATE FUNCTION pg_temp.count_events(state jsonb, e es.events) RETURNS jsonb
 LANGUAGE sql AS $$ SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1) $$;

@@ -44,8 +44,8 @@ CREATE FUNCTION bob_apply(state jsonb, e es.events) RETURNS jsonb LANGUAGE sql A
 $$;
 SELECT es.create_reducer('bob_r', '{"total": 0}', 'bob_apply(jsonb, es.events)', snapshot_every => 2);
 SELECT es.create_reducer('bob_rules', '{}', snapshot_every => 2,
-    rules => '{"*": [{"set": "last_at", "from": "$.occurred_at"},
-                     {"add": "total", "from": "$.data.amount"}]}');
+    rules => '{"*": [{"op": "set", "target": "$.last_at", "from": "$.occurred_at"},
+                     {"op": "add", "target": "$.total", "from": "$.data.amount"}]}');
 -- what was captured: every registry entry shows it
 SELECT name, owner, settings FROM es.reducers ORDER BY name;
 SELECT es.fold('acct-1', 'bob_r') AS bob_sees;

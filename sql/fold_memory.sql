@@ -39,7 +39,7 @@ BEGIN
 END $$;
 SELECT es.create_upcaster('Tick', 1, fn => 'tick_v2(jsonb)');
 SELECT es.create_reducer('count_rules', '{"n": 0}',
-    rules => '{"Tick": [{"count": "n"}, {"add": "weight", "from": "$.data.weight"}, {"append": "last", "from": "$.data.n", "when": {"path": "$.data.n", "equals": 20000}}]}');
+    rules => '{"Tick": [{"op": "count", "target": "$.n"}, {"op": "add", "target": "$.weight", "from": "$.data.weight"}, {"op": "append", "target": "$.\"last\"", "from": "$.data.n", "when": {"path": "$.data.n", "equals": 20000}}]}');
 SELECT es.fold('long-1', 'count_rules');
 
 SELECT path, count(*) AS samples,

@@ -15,20 +15,20 @@ SELECT es.append('s-1', 0, es.event('Deposited', '{"amount": 5}'),
 -- Stored rules that no longer compile (a hand edit, a restore, a stricter
 -- version): the same error at every fold, never a half-built entry.  Once
 -- before the reducer was ever loaded in this session, once after.
-SELECT es.create_reducer('edited', '{}', rules => '{"Deposited": [{"add": "total", "from": "$.data.amount"}]}');
+SELECT es.create_reducer('edited', '{}', rules => '{"Deposited": [{"op": "add", "target": "$.total", "from": "$.data.amount"}]}');
 UPDATE es.reducers_registry SET rules = '{"Deposited": [{"bogus": "total"}]}' WHERE name = 'edited';
 SELECT pg_temp.try($$SELECT es.fold('s-1', 'edited')$$);
 SELECT pg_temp.try($$SELECT es.fold('s-1', 'edited')$$);
 SELECT pg_temp.try($$SELECT es.fold_agg(e, 'edited') FROM es.events e$$);
 SELECT pg_temp.try($$SELECT es.reducer_fingerprint('edited')$$);
 -- a direct edit reaches the cache (a statement trigger invalidates it)
-UPDATE es.reducers_registry SET rules = '{"Deposited": [{"count": "deposits"}]}' WHERE name = 'edited';
+UPDATE es.reducers_registry SET rules = '{"Deposited": [{"op": "count", "target": "$.deposits"}]}' WHERE name = 'edited';
 SELECT es.fold('s-1', 'edited');
 UPDATE es.reducers_registry SET rules = '{"Deposited": [{"bogus": "total"}]}' WHERE name = 'edited';
 SELECT pg_temp.try($$SELECT es.fold('s-1', 'edited')$$);
 SELECT pg_temp.try($$SELECT es.fold('s-1', 'edited')$$);
 -- other hand edits the cache refuses cleanly
-UPDATE es.reducers_registry SET rules = '{"Deposited": [{"count": "deposits"}]}', initial_state = '[]'
+UPDATE es.reducers_registry SET rules = '{"Deposited": [{"op": "count", "target": "$.deposits"}]}', initial_state = '[]'
 WHERE name = 'edited';
 SELECT pg_temp.try($$SELECT es.fold('s-1', 'edited')$$);
 UPDATE es.reducers_registry SET initial_state = '{}', settings = '{TimeZone=UTC,NULL}' WHERE name = 'edited';
@@ -74,13 +74,13 @@ SELECT es.fold_agg(e, 'swapped' ORDER BY stream_version) FROM es.events e;
 -- Revisions come from a sequence: a drop and re-create never repeats one,
 -- so snapshots of the old definition are never taken for the new one.
 CREATE TEMPORARY TABLE seen (step text, revision bigint, fingerprint bigint);
-SELECT es.create_reducer('again', '{"def": 1}', rules => '{"*": [{"count": "n"}]}', snapshot_every => 1);
+SELECT es.create_reducer('again', '{"def": 1}', rules => '{"*": [{"op": "count", "target": "$.n"}]}', snapshot_every => 1);
 SELECT es.fold('s-1', 'again');
 INSERT INTO seen SELECT 'created', revision, es.reducer_fingerprint(name) FROM es.reducers WHERE name = 'again';
-SELECT es.create_reducer('again', '{"def": 1}', rules => '{"*": [{"count": "n"}]}', snapshot_every => 1);
+SELECT es.create_reducer('again', '{"def": 1}', rules => '{"*": [{"op": "count", "target": "$.n"}]}', snapshot_every => 1);
 INSERT INTO seen SELECT 'replaced', revision, es.reducer_fingerprint(name) FROM es.reducers WHERE name = 'again';
 SELECT es.drop_reducer('again');
-SELECT es.create_reducer('again', '{"def": 1}', rules => '{"*": [{"count": "n"}]}', snapshot_every => 1);
+SELECT es.create_reducer('again', '{"def": 1}', rules => '{"*": [{"op": "count", "target": "$.n"}]}', snapshot_every => 1);
 INSERT INTO seen SELECT 're-created', revision, es.reducer_fingerprint(name) FROM es.reducers WHERE name = 'again';
 SELECT count(DISTINCT revision) AS revisions, count(DISTINCT fingerprint) AS fingerprints FROM seen;
 SELECT step, revision > lag(revision) OVER (ORDER BY revision) AS increasing FROM seen ORDER BY revision;

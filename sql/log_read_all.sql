@@ -45,7 +45,7 @@ SELECT count(*) FROM es.read_all(event_types => '{Nothing}');
 
 -- Event types match the upcast type: Placed becomes OrderPlaced, and a
 -- filter on the stored name no longer matches it.
-SELECT es.create_upcaster('Placed', 1, '[{"op": "rename_type", "to": "OrderPlaced"}]');
+SELECT es.create_upcaster('Placed', 1, '[{"op": "rename_type", "value": "OrderPlaced"}]');
 SELECT global_position, event_type, schema_version FROM es.read_all(event_types => '{OrderPlaced}');
 SELECT count(*) FROM es.read_all(event_types => '{Placed}');
 SELECT global_position, event_type FROM es.read_all(0, 2, '{OrderPlaced,Shipped}');

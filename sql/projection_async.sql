@@ -41,7 +41,7 @@ CREATE VIEW differences AS
 
 -- An old event type that upcasting renames: the filter matches the
 -- upcast type, as inline projections do.
-SELECT es.create_upcaster('OldDeposit', 1, '[{"op": "rename_type", "to": "Deposited"}]');
+SELECT es.create_upcaster('OldDeposit', 1, '[{"op": "rename_type", "value": "Deposited"}]');
 
 -- History before the projections exist.
 SELECT es.append('acct-1', 0, es.event('Deposited', '{"amount": 10}'));

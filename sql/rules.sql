@@ -10,22 +10,22 @@ SET timezone = 'UTC';
 SELECT es.create_reducer('bank_account', '{"balance": 0, "status": "new"}', rules => $$
 {
   "AccountOpened": [
-    {"set": "account_id", "from": "$.stream_id"},
-    {"set": "owner", "from": "$.data.owner"},
-    {"set": "balance", "from": "$.data.initial_balance", "default": 0},
-    {"set": "status", "value": "open"}
+    {"op": "set", "target": "$.account_id", "from": "$.stream_id"},
+    {"op": "set", "target": "$.owner", "from": "$.data.owner"},
+    {"op": "set", "target": "$.balance", "from": "$.data.initial_balance", "default": 0},
+    {"op": "set", "target": "$.status", "value": "open"}
   ],
-  "MoneyDeposited": [{"add": "balance", "from": "$.data.amount"}],
-  "MoneyWithdrawn": [{"subtract": "balance", "from": "$.data.amount"}],
+  "MoneyDeposited": [{"op": "add", "target": "$.balance", "from": "$.data.amount"}],
+  "MoneyWithdrawn": [{"op": "subtract", "target": "$.balance", "from": "$.data.amount"}],
   "TransferCompleted": [
-    {"subtract": "balance", "from": "$.data.amount",
+    {"op": "subtract", "target": "$.balance", "from": "$.data.amount",
      "when": {"path": "$.data.from_account", "equals_stream_id": true}},
-    {"add": "balance", "from": "$.data.amount",
+    {"op": "add", "target": "$.balance", "from": "$.data.amount",
      "when": {"path": "$.data.to_account", "equals_stream_id": true}}
   ],
-  "AccountClosed": [{"set": "status", "value": "closed"}],
-  "*": [{"set": "version", "from": "$.stream_version"},
-        {"set": "updated_at", "from": "$.occurred_at"}]
+  "AccountClosed": [{"op": "set", "target": "$.status", "value": "closed"}],
+  "*": [{"op": "set", "target": "$.version", "from": "$.stream_version"},
+        {"op": "set", "target": "$.updated_at", "from": "$.occurred_at"}]
 }
 $$);
 SELECT es.append('account-A', 0, es.event('AccountOpened', '{"owner": "Ada", "initial_balance": "100.10"}',
@@ -56,24 +56,24 @@ SELECT es.fold('account-A', 'bank_account', to_version => 3)->'balance' AS balan
 SELECT es.create_reducer('everything', '{"seen": [], "profile": {"a": 1}}', rules => $$
 {
   "Measured": [
-    {"min": "low", "from": "$.data.v"},
-    {"max": "high", "from": "$.data.v"},
-    {"add": "total", "from": "$.data.v"},
-    {"subtract": "negated", "from": "$.data.v"},
-    {"count": "measurements"},
-    {"append": "seen", "from": "$.data.v"},
-    {"add": "big", "value": 1, "when": {"path": "$.data.v ? (@ > 10)", "exists": true}},
-    {"add": "tagged", "value": 1, "when": [{"path": "$.data.tag", "equals": "x"},
+    {"op": "min", "target": "$.low", "from": "$.data.v"},
+    {"op": "max", "target": "$.high", "from": "$.data.v"},
+    {"op": "add", "target": "$.total", "from": "$.data.v"},
+    {"op": "subtract", "target": "$.negated", "from": "$.data.v"},
+    {"op": "count", "target": "$.measurements"},
+    {"op": "append", "target": "$.seen", "from": "$.data.v"},
+    {"op": "add", "target": "$.big", "value": 1, "when": {"path": "$.data.v ? (@ > 10)", "exists": true}},
+    {"op": "add", "target": "$.tagged", "value": 1, "when": [{"path": "$.data.tag", "equals": "x"},
                                           {"path": "$.metadata.source", "exists": false}]}
   ],
   "Noted": [
-    {"set": "note", "from": "$.data"},
-    {"merge": "profile", "from": "$.data.profile", "if_missing": "skip"},
-    {"merge": null, "from": "$.data.extra", "default": {}},
-    {"set": "first_tag", "from": "$.data.tags[0]", "if_missing": "skip"},
-    {"remove": "negated", "when": {"path": "$.data.reset", "equals": true}}
+    {"op": "set", "target": "$.note", "from": "$.data"},
+    {"op": "merge", "target": "$.profile", "from": "$.data.profile", "if_missing": "skip"},
+    {"op": "merge", "from": "$.data.extra", "default": {}},
+    {"op": "set", "target": "$.first_tag", "from": "$.data.tags[0]", "if_missing": "skip"},
+    {"op": "remove", "target": "$.negated", "when": {"path": "$.data.reset", "equals": true}}
   ],
-  "*": [{"count": "events"}, {"set": "last_type", "from": "$.event_type"}]
+  "*": [{"op": "count", "target": "$.events"}, {"op": "set", "target": "$.last_type", "from": "$.event_type"}]
 }
 $$);
 SELECT es.append('m-1', 0,
@@ -101,9 +101,9 @@ SELECT es.append('account-E', 0, es.event('AccountOpened', '{"owner": ["not", "a
 SELECT pg_temp.try($$SELECT es.fold('account-E', 'bank_account')$$);
 SELECT es.append('m-2', 0, es.event('Noted', '{"profile": 7}'));
 SELECT pg_temp.try($$SELECT es.fold('m-2', 'everything')$$);
-SELECT es.create_reducer('append_to_text', '{"log": "text"}', rules => '{"*": [{"append": "log", "from": "$.event_type"}]}');
+SELECT es.create_reducer('append_to_text', '{"log": "text"}', rules => '{"*": [{"op": "append", "target": "$.log", "from": "$.event_type"}]}');
 SELECT pg_temp.try($$SELECT es.fold('m-1', 'append_to_text')$$);
-SELECT es.create_reducer('text_total', '{"total": "n/a"}', rules => '{"*": [{"add": "total", "value": 1}]}');
+SELECT es.create_reducer('text_total', '{"total": "n/a"}', rules => '{"*": [{"op": "add", "target": "$.total", "value": 1}]}');
 SELECT pg_temp.try($$SELECT es.fold('m-1', 'text_total')$$);
 
 -- Validation when the reducer is created: nothing is stored on error.
@@ -111,30 +111,39 @@ SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '[]')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{}')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"Opened*": []}')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"": []}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": {"set": "a", "value": 1}}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": {"op": "set", "target": "$.a", "value": 1}}')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [42]}')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"plus": "a", "value": 1}]}')$$);
 SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"from": "$.data.a"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "add": "b", "value": 1}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "from": "$.data.a"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "", "value": 1}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": 3, "value": 1}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"add": "a", "value": "1"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"add": "a", "from": "$.data.a", "default": "0"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"count": "a", "value": 1}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"merge": "a", "value": {}}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "from": "$.data.a", "if_missing": "ignore"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "from": 7}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "from": "$.data.a["}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "from": "$.payload.a"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "from": "data.a"}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "when": {"path": "$.data.a"}}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "when": {"path": "$.data.a", "equals": 1, "exists": true}}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "when": {"path": "$.data.a", "is": 1}}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "when": []}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"set": "a", "value": 1, "when": {"path": "$.data.a", "equals_stream_id": false}}]}')$$);
-SELECT pg_temp.try($$SELECT es.create_reducer('bad', '[]', rules => '{"E": [{"count": "n"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "add": "b", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "value": 1, "from": "$.data.a"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": 3, "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a[*]", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a ? (@ > 1)", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "move", "from": "$.data.a", "target": "$.b"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "rename_type", "value": "F"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "replace", "value": {}}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "replace", "from": "$.data", "default": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "add", "target": "$.a", "value": 1, "if_exists": "keep"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "add", "target": "$.a", "value": "1"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "add", "target": "$.a", "from": "$.data.a", "default": "0"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "count", "target": "$.a", "value": 1}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "merge", "target": "$.a", "value": {}}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "from": "$.data.a", "if_missing": "ignore"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "from": 7}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "from": "$.data.a["}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "from": "$.payload.a"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "from": "data.a"}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "value": 1, "when": {"path": "$.data.a"}}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "value": 1, "when": {"path": "$.data.a", "equals": 1, "exists": true}}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "value": 1, "when": {"path": "$.data.a", "is": 1}}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "value": 1, "when": []}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', rules => '{"E": [{"op": "set", "target": "$.a", "value": 1, "when": {"path": "$.data.a", "equals_stream_id": false}}]}')$$);
+SELECT pg_temp.try($$SELECT es.create_reducer('bad', '[]', rules => '{"E": [{"op": "count", "target": "$.n"}]}')$$);
 SELECT count(*) AS bad_reducers FROM es.reducers WHERE name = 'bad';
 -- es.reducers tells the kinds apart
 SELECT name, kind, apply, rules IS NOT NULL AS has_rules FROM es.reducers ORDER BY name;
@@ -212,5 +221,5 @@ SELECT count(*) > 0 AS has_snapshots FROM es.snapshots WHERE reducer = 'bank_sna
 
 -- Replacing the rules takes effect at once (the compiled cache is invalidated).
 SELECT es.fold('account-B', 'bank_snap')->'balance' AS before;
-SELECT es.create_reducer('bank_snap', '{"balance": 1000}', rules => '{"*": [{"count": "events"}]}');
+SELECT es.create_reducer('bank_snap', '{"balance": 1000}', rules => '{"*": [{"op": "count", "target": "$.events"}]}');
 SELECT es.fold('account-B', 'bank_snap') AS after;

@@ -41,7 +41,7 @@ END $$;
 
 -- 100,000 rule targets: compiled and applied in linear time.
 CREATE TABLE wide_rules AS
-SELECT ('{"*": [' || string_agg(format('{"set": "f%s", "value": %s}', i, i), ',') || ']}')::jsonb AS rules
+SELECT ('{"*": [' || string_agg(format('{"op": "set", "target": "$.\"f%s\"", "value": %s}', i, i), ',') || ']}')::jsonb AS rules
 FROM generate_series(1, 100000) i;
 SELECT es.create_reducer('wide', rules => rules) FROM wide_rules;
 SELECT es.append('wide-1', 0, es.event('E', '{}'), es.event('E', '{}'));
@@ -51,7 +51,7 @@ FROM jsonb_each_text(es.fold('wide-1', 'wide'));
 -- 300,000 targets under a 100 ms statement_timeout: the compiler takes
 -- the cancel (57014) instead of running to the end.
 CREATE TABLE wider_rules AS
-SELECT ('{"*": [' || string_agg(format('{"set": "f%s", "value": %s}', i, i), ',') || ']}')::jsonb AS rules
+SELECT ('{"*": [' || string_agg(format('{"op": "set", "target": "$.\"f%s\"", "value": %s}', i, i), ',') || ']}')::jsonb AS rules
 FROM generate_series(1, 300000) i;
 SET statement_timeout = '100ms';
 SELECT pg_temp.cancelled($$SELECT es.create_reducer('wider', rules => rules) FROM wider_rules$$, 'wider');
@@ -62,11 +62,11 @@ DROP TABLE wide_rules, wider_rules;
 -- A state of 100,000 fields: as the initial state, and merged in from
 -- the event.
 SELECT es.create_reducer('big_state', (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 100000) i),
-                         rules => '{"*": [{"count": "events"}, {"add": "k1", "value": 1}]}');
+                         rules => '{"*": [{"op": "count", "target": "$.events"}, {"op": "add", "target": "$.k1", "value": 1}]}');
 SELECT count(*) AS fields, es.fold('wide-1', 'big_state')->'events' AS events,
        es.fold('wide-1', 'big_state')->'k1' AS k1
 FROM jsonb_object_keys(es.fold('wide-1', 'big_state'));
-SELECT es.create_reducer('merger', rules => '{"*": [{"merge": null, "from": "$.data"}, {"count": "events"}]}');
+SELECT es.create_reducer('merger', rules => '{"*": [{"op": "merge", "from": "$.data"}, {"op": "count", "target": "$.events"}]}');
 SELECT es.append('big-1', 0, es.event('E', (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, 100000) i)),
                              es.event('E', (SELECT jsonb_object_agg('k' || i, -i) FROM generate_series(1, 100000, 2) i)));
 SELECT count(*) AS fields, sum(value::numeric) AS total
@@ -82,15 +82,15 @@ SELECT pg_temp.cancelled($$
 RESET statement_timeout;
 
 -- 1,000 event types: each event finds its type's rules at once.
-SELECT es.create_reducer('typed', rules => (SELECT jsonb_object_agg('T' || i, jsonb_build_array(jsonb_build_object('add', 'n', 'value', i)))
-                                            FROM generate_series(1, 1000) i) || '{"*": [{"count": "events"}]}');
+SELECT es.create_reducer('typed', rules => (SELECT jsonb_object_agg('T' || i, jsonb_build_array(jsonb_build_object('op', 'add', 'target', '$.n', 'value', i)))
+                                            FROM generate_series(1, 1000) i) || '{"*": [{"op": "count", "target": "$.events"}]}');
 SELECT es.append('typed-1', 0, es.event('T7', '{}'), es.event('T500', '{}'), es.event('T1000', '{}'),
                                es.event('T1001', '{}'), es.event('T', '{}'));
 SELECT es.fold('typed-1', 'typed');
 
 -- Strings where a number is needed: a number's syntax, or 22036 naming
 -- the rule; a number too large for numeric is 22003, naming the rule too.
-SELECT es.create_reducer('sum', rules => '{"*": [{"add": "total", "from": "$.data.v"}]}');
+SELECT es.create_reducer('sum', rules => '{"*": [{"op": "add", "target": "$.total", "from": "$.data.v"}]}');
 CREATE FUNCTION pg_temp.total(v text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     st text;
@@ -107,19 +107,19 @@ SELECT v, pg_temp.total(v)
 FROM unnest(ARRAY['12', ' 12 ', '-1.5', '+.5', '5.', '1e3', '2E-2', '2024-01-01', '12abc', '-', '.',
                   '1e', '1.2.3', '--1', 'NaN', 'Infinity', '0x10', '1 2', '1e200000', '1e-99999999999999999999']) v;
 -- overflow in the arithmetic itself
-SELECT es.create_reducer('huge', rules => '{"*": [{"add": "total", "value": 9e131071}]}');
+SELECT es.create_reducer('huge', rules => '{"*": [{"op": "add", "target": "$.total", "value": 9e131071}]}');
 SELECT pg_temp.try_rule($$SELECT es.fold('typed-1', 'huge')$$);
 
 -- Paths: a path of 10,000 keys works (and finds nothing here); one of
 -- 100,000 keys is too deep for PostgreSQL's jsonpath parser (54001); a
 -- path longer than 1 MB is refused (54000) before it is parsed.
 SELECT es.create_reducer('long_path', rules => jsonb_build_object('*', jsonb_build_array(
-    jsonb_build_object('set', 'x', 'from', '$.data' || repeat('.a', 10000), 'default', 'none'))));
+    jsonb_build_object('op', 'set', 'target', '$.x', 'from', '$.data' || repeat('.a', 10000), 'default', 'none'))));
 SELECT es.fold('typed-1', 'long_path');
 SELECT pg_temp.try(format($$SELECT es.create_reducer('deep_path', rules => %L)$$,
-    jsonb_build_object('*', jsonb_build_array(jsonb_build_object('set', 'x', 'from', '$.data' || repeat('.a', 100000))))));
+    jsonb_build_object('*', jsonb_build_array(jsonb_build_object('op', 'set', 'target', '$.x', 'from', '$.data' || repeat('.a', 100000))))));
 SELECT pg_temp.try(format($$SELECT es.create_reducer('too_long', rules => %L)$$,
-    jsonb_build_object('*', jsonb_build_array(jsonb_build_object('set', 'x', 'from', '$.data' || repeat('.a', 600000))))));
+    jsonb_build_object('*', jsonb_build_array(jsonb_build_object('op', 'set', 'target', '$.x', 'from', '$.data' || repeat('.a', 600000))))));
 SELECT pg_temp.try(format($$SELECT es.create_reducer('too_long', rules => %L)$$,
-    jsonb_build_object('*', jsonb_build_array(jsonb_build_object('set', 'x', 'from', '$.data.a',
+    jsonb_build_object('*', jsonb_build_array(jsonb_build_object('op', 'set', 'target', '$.x', 'from', '$.data.a',
         'when', jsonb_build_object('path', '$.data' || repeat('.a', 600000), 'exists', true))))));

@@ -56,7 +56,7 @@ SELECT name, position, events_behind FROM es.subscriptions ORDER BY name;
 
 -- Event types match the upcast type.
 SELECT es.create_subscription('renamed', '{OrderPlaced}');
-SELECT es.create_upcaster('Placed', 1, '[{"op": "rename_type", "to": "OrderPlaced"}]');
+SELECT es.create_upcaster('Placed', 1, '[{"op": "rename_type", "value": "OrderPlaced"}]');
 SELECT global_position, event_type FROM es.poll('renamed');
 SELECT es.drop_upcaster('Placed');
 

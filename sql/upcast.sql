@@ -14,46 +14,46 @@ SELECT * FROM es.upcast('Deposited', 1, '{"amount": 5}');
 ------------------------------------------------------------------------
 -- Each rule, through es.upcast (one step each, on its own event type)
 ------------------------------------------------------------------------
-SELECT es.create_upcaster('Renamed', 1, '[{"op": "rename", "field": "amount", "to": "value"}]');
+SELECT es.create_upcaster('Renamed', 1, '[{"op": "move", "from": "$.data.amount", "target": "$.value"}]');
 SELECT * FROM es.upcast('Renamed', 1, '{"amount": 12345678901234567890.123456789, "note": "x"}');
 -- untouched values, containers included, come through exactly
 SELECT data FROM es.upcast('Renamed', 1,
     '{"amount": 1, "tags": ["a", {"b": [1, 2.50, {"c": null}]}], "n": null, "o": {"x": {}}, "": false}');
 -- a nested field renamed in its own object
 SELECT es.create_upcaster('RenamedDeep', 1,
-    '[{"op": "rename", "field": ["address", "zip"], "to": "postcode"}]');
+    '[{"op": "move", "from": "$.data.address.zip", "target": "$.address.postcode"}]');
 SELECT data FROM es.upcast('RenamedDeep', 1, '{"address": {"zip": "1000", "city": "Brussels"}}');
 
 -- add: a default only where the field is missing
-SELECT es.create_upcaster('Added', 1, '[{"op": "add", "field": "currency", "value": "EUR"}]');
+SELECT es.create_upcaster('Added', 1, '[{"op": "set", "target": "$.currency", "value": "EUR", "if_exists": "keep"}]');
 SELECT data FROM es.upcast('Added', 1, '{"amount": 1}');
 SELECT data FROM es.upcast('Added', 1, '{"amount": 1, "currency": "USD"}');
 
 -- set: a constant, whatever was there; any JSON value, numbers exact
 SELECT es.create_upcaster('Set', 1,
-    '[{"op": "set", "field": "source", "value": "import"},
-      {"op": "set", "field": "limits", "value": {"max": 0.1000000000000000000001, "tags": [1, null, true]}},
-      {"op": "set", "field": "gone", "value": null}]');
+    '[{"op": "set", "target": "$.source", "value": "import"},
+      {"op": "set", "target": "$.limits", "value": {"max": 0.1000000000000000000001, "tags": [1, null, true]}},
+      {"op": "set", "target": "$.gone", "value": null}]');
 SELECT data FROM es.upcast('Set', 1, '{"source": "web", "gone": 3}');
 
 -- remove: a missing field is already removed
-SELECT es.create_upcaster('Removed', 1, '[{"op": "remove", "field": "legacy"}, {"op": "remove", "field": ["a", "b"]}]');
+SELECT es.create_upcaster('Removed', 1, '[{"op": "remove", "target": "$.legacy"}, {"op": "remove", "target": "$.a.b"}]');
 SELECT data FROM es.upcast('Removed', 1, '{"legacy": [1, 2], "keep": true, "a": {"b": 1, "c": 2}}');
 SELECT data FROM es.upcast('Removed', 1, '{"keep": true, "a": 5}');
 
 -- move into a nested object (created when missing) and out of one
 SELECT es.create_upcaster('MovedIn', 1,
-    '[{"op": "move", "field": "street", "to": ["address", "street"]},
-      {"op": "move", "field": "city", "to": ["address", "city"]}]');
+    '[{"op": "move", "from": "$.data.street", "target": "$.address.street"},
+      {"op": "move", "from": "$.data.city", "target": "$.address.city"}]');
 SELECT data FROM es.upcast('MovedIn', 1, '{"street": "Main St 1", "city": "Ghent", "name": "Ada"}');
 SELECT data FROM es.upcast('MovedIn', 1, '{"street": "Main St 1", "city": "Ghent", "address": {"country": "BE"}}');
 SELECT es.create_upcaster('MovedOut', 1,
-    '[{"op": "move", "field": ["customer", "id"], "to": "customer_id"},
-      {"op": "move", "field": ["customer", "name"], "to": ["buyer", "name"]}]');
+    '[{"op": "move", "from": "$.data.customer.id", "target": "$.customer_id"},
+      {"op": "move", "from": "$.data.customer.name", "target": "$.buyer.name"}]');
 SELECT data FROM es.upcast('MovedOut', 1, '{"customer": {"id": 7, "name": "Ada", "vip": false}}');
 
 -- rename_type: the step's result has the new type
-SELECT es.create_upcaster('OldName', 1, '[{"op": "rename_type", "to": "NewName"}]');
+SELECT es.create_upcaster('OldName', 1, '[{"op": "rename_type", "value": "NewName"}]');
 SELECT * FROM es.upcast('OldName', 1, '{"a": 1}');
 
 -- an empty rule list only raises the version
@@ -82,16 +82,16 @@ END $$;
 --   MoneyDeposited v4 -rules-> v5
 ------------------------------------------------------------------------
 SELECT es.create_upcaster('Deposited', 1,
-    '[{"op": "rename", "field": "amount", "to": "value"},
-      {"op": "add", "field": "method", "value": "cash"}]');
+    '[{"op": "move", "from": "$.data.amount", "target": "$.value"},
+      {"op": "set", "target": "$.method", "value": "cash", "if_exists": "keep"}]');
 SET search_path = public, app;
 SELECT es.create_upcaster('Deposited', 2, fn => 'deposited_v2_to_v3(jsonb)');
 RESET search_path;
 SELECT es.create_upcaster('Deposited', 3,
-    '[{"op": "rename_type", "to": "MoneyDeposited"},
-      {"op": "move", "field": "method", "to": ["payment", "method"]}]');
+    '[{"op": "rename_type", "value": "MoneyDeposited"},
+      {"op": "move", "from": "$.data.method", "target": "$.payment.method"}]');
 SELECT es.create_upcaster('MoneyDeposited', 4,
-    '[{"op": "set", "field": "schema", "value": "v5"}]');
+    '[{"op": "set", "target": "$.schema", "value": "v5"}]');
 
 SELECT event_type, first_version, latest_version, jsonb_pretty(steps)
 FROM es.upcaster_chains WHERE event_type IN ('Deposited', 'MoneyDeposited')
@@ -148,10 +148,10 @@ CREATE ROLE es_upcaster_b;
 GRANT EXECUTE ON FUNCTION es.create_upcaster(text, integer, jsonb, regprocedure),
     es.drop_upcaster(text, integer) TO es_upcaster_a, es_upcaster_b;
 SET ROLE es_upcaster_a;
-SELECT es.create_upcaster('Owned', 1, '[{"op": "set", "field": "o", "value": 1}]');
+SELECT es.create_upcaster('Owned', 1, '[{"op": "set", "target": "$.o", "value": 1}]');
 RESET ROLE;
 SET ROLE es_upcaster_b;
-SELECT es.create_upcaster('Owned', 2, '[{"op": "set", "field": "o", "value": 2}]');
+SELECT es.create_upcaster('Owned', 2, '[{"op": "set", "target": "$.o", "value": 2}]');
 SELECT pg_temp.try($$SELECT es.drop_upcaster('Owned')$$);
 SELECT pg_temp.try($$SELECT es.drop_upcaster('Owned', 1)$$);
 SELECT es.drop_upcaster('Owned', 2);
@@ -210,8 +210,8 @@ SELECT * FROM es.read_stream('acct-3');
 SELECT pg_temp.try($$SELECT * FROM es.upcast('MovedOut', 1, '{"customer": {"name": "x"}}')$$);
 -- ... unless the rule says the field is optional
 SELECT es.create_upcaster('Optional', 1,
-    '[{"op": "rename", "field": "note", "to": "comment", "optional": true},
-      {"op": "move", "field": ["a", "b"], "to": "b", "optional": true}]');
+    '[{"op": "move", "from": "$.data.note", "target": "$.comment", "if_missing": "skip"},
+      {"op": "move", "from": "$.data.a.b", "target": "$.b", "if_missing": "skip"}]');
 SELECT data FROM es.upcast('Optional', 1, '{"x": 1}');
 SELECT data FROM es.upcast('Optional', 1, '{"note": "hi", "a": {"b": 2}}');
 -- the destination exists: error, nothing overwritten
@@ -221,7 +221,7 @@ SELECT pg_temp.try($$SELECT * FROM es.upcast('MovedIn', 1, '{"street": "a", "cit
 SELECT * FROM es.upcast('MovedIn', 1, '{"street": "a", "city": "b", "address": "Main St"}');
 SELECT pg_temp.try($$SELECT * FROM es.upcast('MovedOut', 1, '{"customer": [1]}')$$);
 SELECT pg_temp.try($$SELECT * FROM es.upcast('RenamedDeep', 1, '{"address": {"zip": 1, "postcode": 2}}')$$);
-SELECT es.create_upcaster('SetDeep', 1, '[{"op": "set", "field": ["a", "b", "c"], "value": 1}]');
+SELECT es.create_upcaster('SetDeep', 1, '[{"op": "set", "target": "$.a.b.c", "value": 1}]');
 SELECT data FROM es.upcast('SetDeep', 1, '{"x": 0}');
 SELECT pg_temp.try($$SELECT * FROM es.upcast('SetDeep', 1, '{"a": {"b": 5}}')$$);
 -- the error leaves the session usable and the events unchanged
@@ -267,20 +267,30 @@ SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"field": "a"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": 1}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "frobnicate"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": "a"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": "a", "to": "b", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.b", "value": 1}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": "a", "to": ["b"]}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": "a", "to": "a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.a"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename", "field": 3, "to": "b"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "remove", "field": []}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "remove", "target": "$"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "remove", "field": ["a", 2]}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "field": "a", "to": ["a", "b"]}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "field": ["a", "b"], "to": "a"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "field": "a", "to": "b", "optional": "yes"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "add", "field": "a", "optional": true, "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.a.b"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a.b", "target": "$.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a", "target": "$.b", "if_missing": "yes"}]')$$);
+-- one language, two uses: reducer ops and reducer-only paths are refused
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "add", "target": "$.a", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "count", "target": "$.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "from": "$.metadata.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "value": 1, "when": {"path": "$.data.a", "equals_stream_id": true}}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "move", "from": "$.data.a[0]", "target": "$.b"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a[0]", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "strict $.a", "value": 1}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "replace", "target": "$.a", "from": "$.data.a"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "value": 1, "if_exists": "replace"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "target": "$.a", "value": 1, "if_exists": "keep", "if_missing": "skip"}]')$$);
 SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "set", "field": "a"}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "to": ""}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "to": 5}]')$$);
-SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "to": "A"}, {"op": "rename_type", "to": "B"}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "value": ""}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "value": 5}]')$$);
+SELECT pg_temp.try($$SELECT es.create_upcaster('V', 1, '[{"op": "rename_type", "value": "A"}, {"op": "rename_type", "value": "B"}]')$$);
 -- none of these left anything behind
 SELECT count(*) FROM es.upcaster_chains WHERE event_type = 'V';
 
@@ -301,7 +311,7 @@ SELECT stream_version, event_type, schema_version FROM es.read_stream('acct-1', 
 
 -- A registration rolled back leaves nothing, in this session either.
 BEGIN;
-SELECT es.create_upcaster('Opened', 1, '[{"op": "set", "field": "x", "value": 1}]');
+SELECT es.create_upcaster('Opened', 1, '[{"op": "set", "target": "$.x", "value": 1}]');
 SELECT event_type, schema_version, data FROM es.read_stream('acct-1', 6);
 ROLLBACK;
 SELECT event_type, schema_version, data FROM es.read_stream('acct-1', 6);
@@ -309,7 +319,7 @@ SELECT * FROM es.upcast('Opened', 1, '{}');
 
 -- The generation changes with the definitions and comes back with them.
 SELECT es.upcast_generation() AS g1 \gset
-SELECT es.create_upcaster('Opened', 1, '[{"op": "set", "field": "x", "value": 1}]');
+SELECT es.create_upcaster('Opened', 1, '[{"op": "set", "target": "$.x", "value": 1}]');
 SELECT es.upcast_generation() <> :g1 AS changed;
 SELECT es.drop_upcaster('Opened');
 SELECT es.upcast_generation() = :g1 AS restored;
@@ -336,7 +346,7 @@ SELECT stream_version, data FROM es.read_stream('outer-1');
 -- COPY) reach the compiled registry too.
 SELECT * FROM es.upcast('Direct', 1, '{}');
 INSERT INTO es.upcasters_registry (event_type, from_version, rules)
-    VALUES ('Direct', 1, '[{"op": "set", "field": "d", "value": true}]');
+    VALUES ('Direct', 1, '[{"op": "set", "target": "$.d", "value": true}]');
 SELECT * FROM es.upcast('Direct', 1, '{}');
 -- such a step has no owner: it belongs to (and a function step would run as)
 -- the extension's owner, which the view shows
@@ -360,12 +370,12 @@ WHERE e.extname = 'event_sourcing' AND c = 'es.upcasters_registry'::regclass;
 
 -- Dropping and creating the extension again in this session: the cached
 -- registry (and the OIDs it knew) are forgotten.
-SELECT es.create_upcaster('Again', 1, '[{"op": "set", "field": "v", "value": 2}]');
+SELECT es.create_upcaster('Again', 1, '[{"op": "set", "target": "$.v", "value": 2}]');
 SELECT * FROM es.upcast('Again', 1, '{}');
 DROP EXTENSION event_sourcing;
 CREATE EXTENSION event_sourcing;
 SELECT * FROM es.upcast('Again', 1, '{}');
-SELECT es.create_upcaster('Again', 1, '[{"op": "set", "field": "v", "value": 3}]');
+SELECT es.create_upcaster('Again', 1, '[{"op": "set", "target": "$.v", "value": 3}]');
 SELECT * FROM es.upcast('Again', 1, '{}');
 
 DROP EXTENSION event_sourcing;

@@ -20,7 +20,7 @@ SELECT es.create_projection('ys', 'app.on_y(es.events)', event_types => '{Y}',
 CREATE FUNCTION app.x_v2(data jsonb) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT data || '{"x": 2}' $$;
 SELECT es.create_upcaster('X', 1, fn => 'app.x_v2(jsonb)');
-SELECT es.create_upcaster('Y', 1, '[{"op": "add", "field": "y", "value": 2}]');
+SELECT es.create_upcaster('Y', 1, '[{"op": "set", "target": "$.y", "value": 2, "if_exists": "keep"}]');
 SELECT es.append('x-1', 0, es.event('X', '{}', schema_version => 1));
 SELECT es.append('y-1', 0, es.event('Y', '{}', schema_version => 1));
 
@@ -126,7 +126,7 @@ $$;
 
 -- rules that do not compile
 SELECT es.drop_upcaster('X');
-SELECT es.create_upcaster('X', 1, '[{"op": "add", "field": "x", "value": 2}]');
+SELECT es.create_upcaster('X', 1, '[{"op": "set", "target": "$.x", "value": 2, "if_exists": "keep"}]');
 UPDATE es.upcasters_registry SET rules = '[{"op": "frobnicate"}]' WHERE event_type = 'X';
 SELECT * FROM pg_temp.others_work();
 -- a failed compilation is not kept: the next read fails the same way
@@ -155,8 +155,8 @@ SELECT stream_version, data FROM es.read_stream('x-1');
 -- A gap (rows written by hand), even a huge one, is no error: a chain
 -- stops at a gap, and resumes from a version after it.
 INSERT INTO es.upcasters_registry (event_type, from_version, rules) VALUES
-    ('Gap', 1, '[{"op": "set", "field": "v", "value": 2}]'),
-    ('Gap', 2000000000, '[{"op": "set", "field": "v", "value": 2000000001}]');
+    ('Gap', 1, '[{"op": "set", "target": "$.v", "value": 2}]'),
+    ('Gap', 2000000000, '[{"op": "set", "target": "$.v", "value": 2000000001}]');
 SELECT * FROM es.upcast('Gap', 1, '{}');
 SELECT * FROM es.upcast('Gap', 5, '{}');
 SELECT * FROM es.upcast('Gap', 2000000000, '{}');
@@ -170,20 +170,20 @@ SELECT schema_version FROM es.events WHERE stream_id = 'gap-1';
 -- X2 renames to Y: its events are wanted by the projection and by a log
 -- filtered to Y.
 INSERT INTO es.upcasters_registry (event_type, from_version, rules)
-    VALUES ('X2', 1, '[{"op": "rename_type", "to": "Y"}]');
+    VALUES ('X2', 1, '[{"op": "rename_type", "value": "Y"}]');
 SELECT es.append('x2-1', 0, es.event('X2', '{"from": "x2"}', schema_version => 1));
 SELECT stream_id, data FROM app.ys WHERE stream_id = 'x2-1';
 SELECT stream_id, event_type FROM es.read_all(0, event_types => '{Y}') WHERE stream_id = 'x2-1';
 -- broken, X2's chain still renames to Y: a filter on Y runs it (and
 -- fails), one on Z does not
-UPDATE es.upcasters_registry SET rules = '[{"op": "rename_type", "to": "Y"}, {"op": "frobnicate"}]'
+UPDATE es.upcasters_registry SET rules = '[{"op": "rename_type", "value": "Y"}, {"op": "frobnicate"}]'
     WHERE event_type = 'X2';
 SELECT pg_temp.try($$SELECT * FROM es.read_all(0, event_types => '{Y}')$$);
 SELECT count(*) FROM es.read_all(0, event_types => '{Z}');
 SELECT pg_temp.try($$SELECT es.append('x2-1', 1, es.event('X2', '{}', schema_version => 1))$$);
 -- rules whose rename cannot be read are run by every filter (they may
 -- rename to anything): the read fails rather than skip an event
-UPDATE es.upcasters_registry SET rules = '[{"op": "rename_type", "to": 5}]' WHERE event_type = 'X2';
+UPDATE es.upcasters_registry SET rules = '[{"op": "rename_type", "value": 5}]' WHERE event_type = 'X2';
 SELECT pg_temp.try($$SELECT * FROM es.read_all(0, event_types => '{Z}')$$);
 DELETE FROM es.upcasters_registry WHERE event_type = 'X2';
 SELECT count(*) FROM es.read_all(0, event_types => '{Z}');

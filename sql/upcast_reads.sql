@@ -19,7 +19,7 @@ SELECT stream_version, schema_version, data FROM es.events ORDER BY global_posit
 
 -- A rules reducer and a function reducer fold the upcast events.
 SELECT es.create_reducer('sum_rules', '{"total": 0}',
-    rules => '{"Deposited": [{"add": "total", "from": "$.data.amount"}]}', snapshot_every => 2);
+    rules => '{"Deposited": [{"op": "add", "target": "$.total", "from": "$.data.amount"}]}', snapshot_every => 2);
 CREATE FUNCTION sum_fn(state jsonb, event es.events) RETURNS jsonb LANGUAGE sql AS $$
     SELECT jsonb_build_object('total', (state->>'total')::numeric + (event.data->>'amount')::numeric,
                               'last_version_seen', event.schema_version)
@@ -31,7 +31,7 @@ SELECT es.fold_agg(e, 'sum_rules' ORDER BY stream_version) FROM es.events e;
 -- A registry change retires snapshots built from differently upcast events:
 -- a second step (v2 -> v3) doubles every amount.
 SELECT reducer, stream_id, latest_version, current FROM es.snapshot_coverage;
-SELECT es.create_upcaster('Deposited', 2, rules => '[{"op": "rename", "field": "amount", "to": "value"}]');
+SELECT es.create_upcaster('Deposited', 2, rules => '[{"op": "move", "from": "$.data.amount", "target": "$.value"}]');
 CREATE FUNCTION value_doubled(data jsonb) RETURNS jsonb LANGUAGE sql AS $$
     SELECT (data - 'value') || jsonb_build_object('amount', (data->>'value')::numeric * 2)
 $$;
@@ -43,7 +43,7 @@ SELECT stream_version, schema_version, data FROM es.read_stream('acct-1');
 
 -- Projections see upcast events, inline and in a rebuild; their type filter
 -- matches the upcast type.
-SELECT es.create_upcaster('Opened', 1, rules => '[{"op": "rename_type", "to": "AccountOpened"}]');
+SELECT es.create_upcaster('Opened', 1, rules => '[{"op": "rename_type", "value": "AccountOpened"}]');
 CREATE TABLE seen (stream_version bigint, event_type text, schema_version int, data jsonb);
 CREATE FUNCTION remember(event es.events) RETURNS void LANGUAGE sql AS $$
     INSERT INTO seen VALUES (event.stream_version, event.event_type, event.schema_version, event.data)

@@ -11,9 +11,11 @@
  *	 append.c			es.append
  *	 read.c				es.stream_version, es.read_stream, event cursors
  *	 upcast.c			the upcaster registry, its cache, es.upcast
- *	 upcast_rules.c		the declarative upcaster rules
+ *	 rule_lang.c		the rule language of reducers and upcasters:
+ *						the compiler of a rule, paths, conditions
+ *	 upcast_rules.c		upcaster rules applied to event data
  *	 reducer.c			the reducer registry and its cache
- *	 rules.c			declarative reducers
+ *	 rules.c			reducer rules applied to a working state
  *	 fold.c				es.fold, es.snapshot, es.fold_agg
  *	 projection.c		inline projections: handlers run from a trigger,
  *						create, drop, rebuild

@@ -315,7 +315,7 @@ add_type(UpcastCache *c, const char *name, int namelen, List *steps)
 
 /*
  * The event type stored rules rename to, read without compiling them (they
- * may not compile): the "to" of the rename_type rules, when they agree on
+ * may not compile): the "value" of the rename_type rules, when they agree on
  * one string; none when no rule is a rename_type; rename_unknown otherwise.
  */
 static void
@@ -341,7 +341,7 @@ scan_rename(UpcastStep *s)
 		if (op == NULL || op->type != jbvString || op->val.string.len != 11 ||
 			memcmp(op->val.string.val, "rename_type", 11) != 0)
 			continue;
-		to = getKeyJsonValueFromContainer(v.val.binary.data, "to", 2, NULL);
+		to = getKeyJsonValueFromContainer(v.val.binary.data, "value", 5, NULL);
 		if (to == NULL || to->type != jbvString || to->val.string.len == 0 ||
 			(n > 0 && (to->val.string.len != s->new_type_len ||
 					   memcmp(to->val.string.val, s->new_type, s->new_type_len) != 0)))
@@ -806,12 +806,13 @@ check_step(const UpcastStep *s, const UpcastErrorInfo *info)
  * the rules compiled, so a step whose rules fail fails again next time.
  */
 static void
-compile_step(UpcastCache *c, UpcastStep *s)
+compile_step(UpcastCache *c, UpcastType *t, UpcastStep *s)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
 											  "es upcaster rules",
 											  ALLOCSET_SMALL_SIZES);
-	EsUpcastRules *rules = es_upcast_rules_compile(s->rules_src, cxt);
+	EsUpcastRules *rules = es_upcast_rules_compile(s->rules_src, cxt, t->key.data,
+													 t->key.len, s->from_version);
 
 	MemoryContextSetParent(cxt, c->cxt);
 	s->rules = rules;
@@ -928,11 +929,11 @@ run_steps(UpcastCache *c, UpcastType *t, UpcastErrorInfo *info,
 		if (s->rules_src != NULL)
 		{
 			if (s->rules == NULL)
-				compile_step(c, s);
+				compile_step(c, t, s);
 			/* consecutive rule steps edit one tree */
 			if (doc == NULL)
 				doc = es_doc_open(cur, info->type, info->typelen, *version);
-			es_upcast_rules_apply(s->rules, doc, info->type, info->typelen, *version);
+			es_upcast_rules_apply(s->rules, doc);
 		}
 		else
 		{
@@ -1354,7 +1355,9 @@ es_create_upcaster(PG_FUNCTION_ARGS)
 				 errdetail("%s", has_rules ? "Both were given." : "Neither was given."),
 				 errhint("Pass rules for a declarative step, or fn for a function (data jsonb) RETURNS jsonb.")));
 	if (has_rules)
-		(void) es_upcast_rules_compile(rules, CurrentMemoryContext);
+		(void) es_upcast_rules_compile(rules, CurrentMemoryContext,
+										 VARDATA_ANY(event_type),
+										 VARSIZE_ANY_EXHDR(event_type), from);
 	else
 		fn_name = check_upcaster_function(PG_GETARG_OID(3));
 	/* the caller's settings, before acting as the owner */

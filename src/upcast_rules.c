@@ -1,30 +1,28 @@
 /*
  * upcast_rules.c
- *	  The declarative upcaster language, checked and applied in C.
+ *	  Upcaster rules: an array of rules in the rule language (rule_lang.c;
+ *	  docs/rules.md is the reference), checked and compiled once, then
+ *	  applied to event data in C.
  *
- * Rules are a JSON array of objects, applied in order; each names its
- * operation with "op":
+ * An upcaster's rules rewrite the event's data in order.  Targets address
+ * the data ($.amount, $.address.city); "from" and "when" read the event as
+ * the rules have made it so far ($.data.amount).  The ops:
  *
- *	 {"op": "rename", "field": F, "to": "name"}	  rename a field in place
- *	 {"op": "move", "field": F, "to": F}		  move a field (in or out of objects)
- *	 {"op": "add", "field": F, "value": V}		  add a field unless it exists
- *	 {"op": "set", "field": F, "value": V}		  set a field, whatever it was
- *	 {"op": "remove", "field": F}				  remove a field if it exists
- *	 {"op": "rename_type", "to": "Type"}		  the step's result has this type
+ *	 set		  set a field to "value" or what "from" finds; with
+ *				  "if_exists": "keep", only when the field is absent
+ *	 remove		  remove a field if it exists
+ *	 move		  move the field at "from" to "target" (rename it)
+ *	 replace	  the data becomes the object "from" finds
+ *	 rename_type  the step's result has the event type "value"
  *
- * A field F is a key ("amount") or a path of keys (["address", "city"]).
- * rename and move also take "optional": true.
- *
- * Policy when a rule cannot apply (enforced here, documented in the README):
- * a rule never discards or overwrites data it was not told to.
- *	 - rename / move of a missing field: error 2203A (sql_json_member_not_found),
- *	   unless the rule is "optional", when it does nothing;
- *	 - rename / move onto a field that exists: error 22030
- *	   (duplicate_json_object_key_value);
- *	 - a path through something that is not an object: error 2203C
- *	   (sql_json_object_not_found);
- *	 - remove of a missing field, add of an existing one: nothing to do.
- * Missing objects on the way to a destination (move, add, set) are created.
+ * Policy when a rule cannot apply: a rule never discards or overwrites data
+ * it was not told to.
+ *	 - "from" that finds nothing: 22035, unless "default" or "if_missing":
+ *	   "skip";
+ *	 - move onto a field that exists: 22030 (duplicate_json_object_key_value);
+ *	 - a target through something that is not an object, replace with
+ *	   something that is not an object: 2203C.
+ * Missing objects on the way to a target are created.
  *
  * The data is edited as a tree of objects that are expanded only where a
  * rule reaches into them; every other value stays a JsonbValue (a scalar,
@@ -35,7 +33,6 @@
  */
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -44,19 +41,10 @@
 #include "event_sourcing.h"
 #include "check.h"
 #include "keyindex.h"
+#include "rule_lang.h"
 #include "upcast_rules.h"
 
-typedef enum RuleOp
-{
-	RULE_RENAME,
-	RULE_MOVE,
-	RULE_ADD,
-	RULE_SET,
-	RULE_REMOVE,
-	RULE_RENAME_TYPE
-} RuleOp;
-
-/* A field: a path of one or more keys. */
+/* A key chain: a target, or the field a move takes. */
 typedef struct EsPath
 {
 	int			depth;
@@ -67,14 +55,9 @@ typedef struct EsPath
 
 typedef struct Rule
 {
-	RuleOp		op;
-	const char *opname;
-	EsPath		field;			/* all but rename_type */
-	EsPath		to;				/* rename (resolved to a path), move */
-	bool		optional;		/* rename, move */
-	JsonbValue	value;			/* add, set: scalar or jbvBinary */
-	char	   *type;			/* rename_type */
-	int			typelen;
+	EsRule		r;
+	EsPath		target;			/* set, remove, move */
+	EsPath		field;			/* move: the field it takes */
 } Rule;
 
 struct EsUpcastRules
@@ -85,108 +68,10 @@ struct EsUpcastRules
 	int			new_type_len;
 };
 
-/* Operations, with the keys each one requires and allows. */
-typedef struct OpSpec
-{
-	const char *name;
-	RuleOp		op;
-	const char *required[3];
-	const char *allowed;		/* an extra optional key, or NULL */
-} OpSpec;
-
-static const OpSpec op_specs[] = {
-	{"rename", RULE_RENAME, {"field", "to", NULL}, "optional"},
-	{"move", RULE_MOVE, {"field", "to", NULL}, "optional"},
-	{"add", RULE_ADD, {"field", "value", NULL}, NULL},
-	{"set", RULE_SET, {"field", "value", NULL}, NULL},
-	{"remove", RULE_REMOVE, {"field", NULL, NULL}, NULL},
-	{"rename_type", RULE_RENAME_TYPE, {"to", NULL, NULL}, NULL},
-};
-
 /* ---------------------------------------------------------------------
  * Compiling
  * ---------------------------------------------------------------------
  */
-
-/* Raise the error for an invalid rule. */
-static void
-pg_attribute_noreturn()
-bad_rule(int ruleno, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid upcaster rule %d", ruleno),
-			 errdetail_internal("%s", detail),
-			 errhint("Rules are objects such as {\"op\": \"rename\", \"field\": \"amount\", \"to\": \"value\"}; see the README for the operations.")));
-}
-
-
-/* Look up a key of a rule object. */
-static JsonbValue *
-rule_key(JsonbContainer *rule, const char *key)
-{
-	return getKeyJsonValueFromContainer(rule, key, strlen(key), NULL);
-}
-
-/* Append a JSON string literal to buf. */
-static void
-append_json_string(StringInfo buf, const char *s, int len)
-{
-	char	   *z = pnstrdup(s, len);
-
-	escape_json(buf, z);
-	pfree(z);
-}
-
-/* Parse a field: a string, or a non-empty array of strings. */
-static void
-parse_path(JsonbValue *v, EsPath *path, int ruleno, const char *key)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	if (v->type == jbvString)
-	{
-		path->depth = 1;
-		path->keys = palloc(sizeof(char *));
-		path->lens = palloc(sizeof(int));
-		path->keys[0] = v->val.string.val;
-		path->lens[0] = v->val.string.len;
-		append_json_string(&buf, v->val.string.val, v->val.string.len);
-	}
-	else if (v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data) &&
-			 JsonContainerSize(v->val.binary.data) > 0)
-	{
-		JsonbContainer *arr = v->val.binary.data;
-		int			n = JsonContainerSize(arr);
-		int			i;
-
-		path->depth = n;
-		path->keys = palloc(sizeof(char *) * n);
-		path->lens = palloc(sizeof(int) * n);
-		appendStringInfoChar(&buf, '[');
-		for (i = 0; i < n; i++)
-		{
-			JsonbValue *e = getIthJsonbValueFromContainer(arr, i);
-
-			CHECK_FOR_INTERRUPTS();
-			if (e->type != jbvString)
-				bad_rule(ruleno, psprintf("Element %d of \"%s\" is %s; a path is made of strings.",
-										  i + 1, key, es_jsonb_kind(e)));
-			path->keys[i] = e->val.string.val;
-			path->lens[i] = e->val.string.len;
-			if (i > 0)
-				appendStringInfoString(&buf, ", ");
-			append_json_string(&buf, e->val.string.val, e->val.string.len);
-		}
-		appendStringInfoChar(&buf, ']');
-	}
-	else
-		bad_rule(ruleno, psprintf("\"%s\" is %s; it must be a key (a string) or a path (a non-empty array of strings).",
-								  key, v->type == jbvBinary && JsonContainerIsArray(v->val.binary.data)
-								  ? "an empty array" : es_jsonb_kind(v)));
-	path->display = buf.data;
-}
 
 /* Is path a a prefix of path b (or equal to it)? */
 static bool
@@ -202,171 +87,35 @@ path_is_prefix(const EsPath *a, const EsPath *b)
 	return true;
 }
 
-/* Check that a rule object has the keys its operation needs, and no others. */
-static void
-check_rule_keys(JsonbContainer *obj, const OpSpec *spec, int ruleno)
-{
-	JsonbIterator *it = JsonbIteratorInit(obj);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	int			i;
-
-	for (i = 0; i < (int) lengthof(spec->required) && spec->required[i] != NULL; i++)
-		if (rule_key(obj, spec->required[i]) == NULL)
-			bad_rule(ruleno, psprintf("Operation \"%s\" needs the key \"%s\".",
-									  spec->name, spec->required[i]));
-
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		bool		known = false;
-
-		if (tok != WJB_KEY)
-			continue;
-		if (v.val.string.len == 2 && memcmp(v.val.string.val, "op", 2) == 0)
-			continue;
-		for (i = 0; i < (int) lengthof(spec->required) && spec->required[i] != NULL; i++)
-			if (strlen(spec->required[i]) == (size_t) v.val.string.len &&
-				memcmp(spec->required[i], v.val.string.val, v.val.string.len) == 0)
-				known = true;
-		if (spec->allowed != NULL && strlen(spec->allowed) == (size_t) v.val.string.len &&
-			memcmp(spec->allowed, v.val.string.val, v.val.string.len) == 0)
-			known = true;
-		if (!known)
-			bad_rule(ruleno, psprintf("Operation \"%s\" does not take the key \"%s\".",
-									  spec->name, pnstrdup(v.val.string.val, v.val.string.len)));
-	}
-}
-
-/* Compile one rule object. */
-static void
-compile_rule(JsonbValue *elem, Rule *rule, int ruleno)
-{
-	JsonbContainer *obj;
-	JsonbValue *op;
-	JsonbValue *v;
-	const OpSpec *spec = NULL;
-	int			i;
-
-	if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
-		bad_rule(ruleno, psprintf("The rule is %s; each rule is a JSON object.", es_jsonb_kind(elem)));
-	obj = elem->val.binary.data;
-	op = rule_key(obj, "op");
-	if (op == NULL)
-		bad_rule(ruleno, "The rule has no \"op\" key.");
-	if (op->type != jbvString)
-		bad_rule(ruleno, psprintf("\"op\" is %s; it must be a string.", es_jsonb_kind(op)));
-	for (i = 0; i < (int) lengthof(op_specs); i++)
-		if (strlen(op_specs[i].name) == (size_t) op->val.string.len &&
-			memcmp(op_specs[i].name, op->val.string.val, op->val.string.len) == 0)
-			spec = &op_specs[i];
-	if (spec == NULL)
-		bad_rule(ruleno, psprintf("Unknown operation \"%s\"; the operations are rename, move, add, set, remove and rename_type.",
-								  pnstrdup(op->val.string.val, op->val.string.len)));
-	check_rule_keys(obj, spec, ruleno);
-
-	memset(rule, 0, sizeof(Rule));
-	rule->op = spec->op;
-	rule->opname = spec->name;
-	if (spec->op != RULE_RENAME_TYPE)
-		parse_path(rule_key(obj, "field"), &rule->field, ruleno, "field");
-
-	if (spec->allowed != NULL && (v = rule_key(obj, "optional")) != NULL)
-	{
-		if (v->type != jbvBool)
-			bad_rule(ruleno, psprintf("\"optional\" is %s; it must be true or false.", es_jsonb_kind(v)));
-		rule->optional = v->val.boolean;
-	}
-
-	switch (spec->op)
-	{
-		case RULE_RENAME:
-			{
-				EsPath	   *to = &rule->to;
-				int			d = rule->field.depth;
-
-				v = rule_key(obj, "to");
-				if (v->type != jbvString)
-					bad_rule(ruleno, psprintf("\"to\" is %s; rename takes the new key as a string (use move to change objects).",
-											  es_jsonb_kind(v)));
-				/* the new name, in the same object as the field */
-				to->depth = d;
-				to->keys = palloc(sizeof(char *) * d);
-				to->lens = palloc(sizeof(int) * d);
-				memcpy(to->keys, rule->field.keys, sizeof(char *) * (d - 1));
-				memcpy(to->lens, rule->field.lens, sizeof(int) * (d - 1));
-				to->keys[d - 1] = v->val.string.val;
-				to->lens[d - 1] = v->val.string.len;
-				{
-					StringInfoData buf;
-
-					initStringInfo(&buf);
-					append_json_string(&buf, v->val.string.val, v->val.string.len);
-					to->display = buf.data;
-				}
-				if (path_is_prefix(&rule->field, to))
-					bad_rule(ruleno, "The rule renames the field to its own name.");
-				break;
-			}
-		case RULE_MOVE:
-			parse_path(rule_key(obj, "to"), &rule->to, ruleno, "to");
-			if (path_is_prefix(&rule->field, &rule->to) ||
-				path_is_prefix(&rule->to, &rule->field))
-				bad_rule(ruleno, "The rule moves a field to itself, into itself or onto the object that holds it.");
-			break;
-		case RULE_ADD:
-		case RULE_SET:
-			rule->value = *rule_key(obj, "value");
-			/* a scalar comes back as itself; containers stay binary */
-			break;
-		case RULE_REMOVE:
-			break;
-		case RULE_RENAME_TYPE:
-			v = rule_key(obj, "to");
-			if (v->type != jbvString)
-				bad_rule(ruleno, psprintf("\"to\" is %s; rename_type takes the new event type as a string.",
-										  es_jsonb_kind(v)));
-			if (v->val.string.len == 0)
-				bad_rule(ruleno, "The new event type is empty.");
-			if (v->val.string.len > ES_MAX_EVENT_TYPE_BYTES)
-				bad_rule(ruleno, psprintf("The new event type has %d bytes; at most %d are allowed.",
-										  v->val.string.len, ES_MAX_EVENT_TYPE_BYTES));
-			rule->type = v->val.string.val;
-			rule->typelen = v->val.string.len;
-			break;
-	}
-}
-
 /* Check and compile a rules document into cxt. */
 EsUpcastRules *
-es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt)
+es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt, const char *type, int typelen,
+						int32 from_version)
 {
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	Jsonb	   *copy;
-	EsUpcastRules    *result;
+	EsUpcastRules *result;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
+	char	   *typename = pnstrdup(type, typelen);
+	char	   *owner = psprintf("the upcaster of \"%s\" from version %d", typename, from_version);
 	int			n;
 	int			i = 0;
 
 	if (!JB_ROOT_IS_ARRAY(rules) || JB_ROOT_IS_SCALAR(rules))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("upcaster rules must be a JSON array"),
+				 errmsg("the rules of %s must be a JSON array", owner),
 				 errdetail("The rules are a JSON %s.",
 						   JB_ROOT_IS_SCALAR(rules) ? "scalar" : "object"),
-				 errhint("Pass an array of rules, e.g. [{\"op\": \"rename\", \"field\": \"amount\", \"to\": \"value\"}].")));
+				 errhint("Pass an array of rules, e.g. [{\"op\": \"move\", \"from\": \"$.data.amount\", \"target\": \"$.value\"}].")));
 
-	/* compiled rules point into the document: keep a copy with them */
+	/* compiled rules may point into the document: keep a copy with them */
 	copy = palloc(VARSIZE(rules));
 	memcpy(copy, rules, VARSIZE(rules));
 	n = JsonContainerSize(&copy->root);
-	if ((Size) n > MaxAllocSize / sizeof(Rule))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("an upcaster has too many rules"),
-				 errdetail("It has %d rules; at most %zu are allowed.",
-						   n, MaxAllocSize / sizeof(Rule))));
+	es_rule_check_count(n, sizeof(Rule), "rules", owner);
 
 	result = palloc0(sizeof(EsUpcastRules));
 	result->nrules = n;
@@ -375,18 +124,43 @@ es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		Rule	   *rule;
+		char	   *name;
 
 		if (tok != WJB_ELEM)
 			continue;
 		CHECK_FOR_INTERRUPTS();
 		rule = &result->rules[i];
-		compile_rule(&v, rule, i + 1);
-		if (rule->op == RULE_RENAME_TYPE)
+		name = psprintf("rule %d of %s", i + 1, owner);
+		es_rule_compile(ES_RULES_UPCASTER, name, &v, &rule->r);
+		rule->target.depth = rule->r.ntarget;
+		rule->target.keys = rule->r.target_keys;
+		rule->target.lens = rule->r.target_lens;
+		rule->target.display = rule->r.target_text;
+		if (rule->r.op == ES_OP_MOVE)
 		{
+			rule->field.depth = rule->r.from.nkeys;
+			rule->field.keys = rule->r.from.keys;
+			rule->field.lens = rule->r.from.keylens;
+			rule->field.display = rule->r.from.text;
+			if (path_is_prefix(&rule->field, &rule->target) ||
+				path_is_prefix(&rule->target, &rule->field))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid %s", name),
+						 errdetail("The rule moves a field to itself, into itself or onto the object that holds it.")));
+		}
+		if (rule->r.op == ES_OP_RENAME_TYPE)
+		{
+			JsonbValue	tv;
+
 			if (result->new_type != NULL)
-				bad_rule(i + 1, "The rules rename the event type more than once.");
-			result->new_type = rule->type;
-			result->new_type_len = rule->typelen;
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid %s", name),
+						 errdetail("The rules rename the event type more than once.")));
+			es_jsonb_as_value(rule->r.value, &tv);
+			result->new_type = tv.val.string.val;
+			result->new_type_len = tv.val.string.len;
 		}
 		i++;
 	}
@@ -574,13 +348,6 @@ value_object(EditValue *v)
 }
 
 /* The step whose rules run, for messages. */
-typedef struct StepName
-{
-	const char *type;			/* not NUL-terminated */
-	int			typelen;
-	int32		from_version;
-} StepName;
-
 /* Why resolve_parent found no object. */
 typedef enum
 {
@@ -635,47 +402,94 @@ resolve_parent(EsDoc *doc, const EsPath *path, bool create,
 }
 
 /* The first keys of a path, as a JSON path for messages. */
-static char *
-path_prefix_display(const EsPath *path, int depth)
-{
-	StringInfoData buf;
-	int			i;
-
-	initStringInfo(&buf);
-	if (depth == 1)
-		append_json_string(&buf, path->keys[0], path->lens[0]);
-	else
-	{
-		appendStringInfoChar(&buf, '[');
-		for (i = 0; i < depth; i++)
-		{
-			if (i > 0)
-				appendStringInfoString(&buf, ", ");
-			append_json_string(&buf, path->keys[i], path->lens[i]);
-		}
-		appendStringInfoChar(&buf, ']');
-	}
-	return buf.data;
-}
+static void object_tree(EditObject *o, JsonbValue *out);
 
 /* Raise the error for a path that runs through a non-object. */
 static void
 pg_attribute_noreturn()
-not_an_object(const EsPath *path, int depth, const StepName *step,
-			  int ruleno, const Rule *rule)
+not_an_object(const EsPath *path, int depth)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_SQL_JSON_OBJECT_NOT_FOUND),
-			 errmsg("field %s of the event data is not an object",
-					path_prefix_display(path, depth)),
-			 errdetail("Rule %d (%s) of the upcaster of event type \"%s\" from version %d reaches into it.",
-					   ruleno, rule->opname, pnstrdup(step->type, step->typelen),
-					   step->from_version)));
+			 errmsg("target %s runs through a value of the event data that is not an object",
+					path->display),
+			 errdetail("Key %d of the target holds something else.", depth)));
 }
 
-/* rename and move. */
+/* The document as it is now, as the event document {"data": ...}. */
+static Jsonb *
+event_document(EsDoc *doc)
+{
+	JsonbValue	root;
+	JsonbParseState *ps = NULL;
+	JsonbValue	key;
+
+	object_tree(doc->root, &root);
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	key.type = jbvString;
+	key.val.string.val = "data";
+	key.val.string.len = 4;
+	pushJsonbValue(&ps, WJB_KEY, &key);
+	es_push_jsonb(&ps, WJB_VALUE, JsonbValueToJsonb(&root));
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+}
+
+/*
+ * Evaluate a path ($.data...) on the document as the rules have made it
+ * so far: key chains walk the tree, anything else asks PostgreSQL.
+ */
+static bool
+doc_eval(const EsRulePath *p, void *arg, JsonbValue *out)
+{
+	EsDoc	   *doc = (EsDoc *) arg;
+	EditObject *o = doc->root;
+	int			i;
+
+	if (p->root == ES_ROOT_DATA && p->nkeys > 0)
+	{
+		for (i = 0; i < p->nkeys; i++)
+		{
+			int			k = find_key(o, p->keys[i], p->keylens[i]);
+			EditValue  *ev;
+			bool		undecided;
+
+			CHECK_FOR_INTERRUPTS();
+			if (k < 0)
+				return false;
+			ev = &o->pairs[k].value;
+			if (i == p->nkeys - 1)
+			{
+				if (ev->obj != NULL)
+				{
+					JsonbValue	tree;
+
+					object_tree(ev->obj, &tree);
+					es_jsonb_as_value(JsonbValueToJsonb(&tree), out);
+					return true;
+				}
+				*out = ev->val;
+				return out->type != jbvNull;
+			}
+			if (ev->obj != NULL)
+			{
+				o = ev->obj;
+				continue;
+			}
+			if (ev->val.type != jbvBinary)
+				return false;	/* a key of a scalar finds nothing */
+			if (es_rule_walk(p, i + 1, ev->val.val.binary.data, out, &undecided))
+				return true;
+			if (!undecided)
+				return false;
+			break;
+		}
+	}
+	return es_rule_query(p, event_document(doc), out);
+}
+
+/* move */
 static void
-apply_move(const Rule *rule, EsDoc *doc, const StepName *step, int ruleno)
+apply_move(const Rule *rule, EsDoc *doc)
 {
 	ParentStatus status;
 	int			bad_depth = 0;
@@ -684,35 +498,28 @@ apply_move(const Rule *rule, EsDoc *doc, const StepName *step, int ruleno)
 	int			i;
 	EditValue	value;
 	const EsPath *from = &rule->field;
-	const EsPath *to = &rule->to;
+	const EsPath *to = &rule->target;
 
 	src = resolve_parent(doc, from, false, &status, &bad_depth);
-	if (status == PARENT_NOT_OBJECT)
-		not_an_object(from, bad_depth, step, ruleno, rule);
 	i = src ? find_key(src, from->keys[from->depth - 1], from->lens[from->depth - 1]) : -1;
 	if (i < 0)
 	{
-		if (rule->optional)
+		if (rule->r.skip_missing)
 			return;
 		ereport(ERROR,
-				(errcode(ERRCODE_SQL_JSON_MEMBER_NOT_FOUND),
-				 errmsg("field %s is missing from the event data", from->display),
-				 errdetail("Rule %d (%s) of the upcaster of event type \"%s\" from version %d needs it.",
-						   ruleno, rule->opname, pnstrdup(step->type, step->typelen),
-					   step->from_version),
-				 errhint("Add \"optional\": true to the rule if the field may be absent.")));
+				(errcode(ERRCODE_NO_SQL_JSON_ITEM),
+				 errmsg("path %s found nothing in the event", from->display),
+				 errhint("Add \"if_missing\": \"skip\" to the rule if the field may be absent.")));
 	}
 
 	dst = resolve_parent(doc, to, true, &status, &bad_depth);
 	if (status == PARENT_NOT_OBJECT)
-		not_an_object(to, bad_depth, step, ruleno, rule);
+		not_an_object(to, bad_depth);
 	if (find_key(dst, to->keys[to->depth - 1], to->lens[to->depth - 1]) >= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_DUPLICATE_JSON_OBJECT_KEY_VALUE),
-				 errmsg("field %s already exists in the event data", to->display),
-				 errdetail("Rule %d (%s) of the upcaster of event type \"%s\" from version %d would overwrite it.",
-						   ruleno, rule->opname, pnstrdup(step->type, step->typelen),
-					   step->from_version)));
+				 errmsg("target %s already exists in the event data", to->display),
+				 errdetail("A move never overwrites a field; remove it first.")));
 
 	/* creating the destination may have added pairs to src: find it again */
 	i = find_key(src, from->keys[from->depth - 1], from->lens[from->depth - 1]);
@@ -720,35 +527,35 @@ apply_move(const Rule *rule, EsDoc *doc, const StepName *step, int ruleno)
 	add_pair(dst, to->keys[to->depth - 1], to->lens[to->depth - 1], &value);
 }
 
-/* add and set. */
+/* set */
 static void
-apply_put(const Rule *rule, EsDoc *doc, const StepName *step, int ruleno)
+apply_set(const Rule *rule, EsDoc *doc, const JsonbValue *v)
 {
 	ParentStatus status;
 	int			bad_depth = 0;
-	const EsPath *f = &rule->field;
+	const EsPath *f = &rule->target;
 	EditObject *o = resolve_parent(doc, f, true, &status, &bad_depth);
 	EditValue	value;
 	int			i;
 
 	if (status == PARENT_NOT_OBJECT)
-		not_an_object(f, bad_depth, step, ruleno, rule);
+		not_an_object(f, bad_depth);
 	value.obj = NULL;
-	value.val = rule->value;
+	value.val = *v;
 	i = find_key(o, f->keys[f->depth - 1], f->lens[f->depth - 1]);
 	if (i < 0)
 		add_pair(o, f->keys[f->depth - 1], f->lens[f->depth - 1], &value);
-	else if (rule->op == RULE_SET)
+	else if (!rule->r.keep_existing)
 		o->pairs[i].value = value;
 }
 
-/* remove. */
+/* remove */
 static void
 apply_remove(const Rule *rule, EsDoc *doc)
 {
 	ParentStatus status;
 	int			bad_depth = 0;
-	const EsPath *f = &rule->field;
+	const EsPath *f = &rule->target;
 	EditObject *o = resolve_parent(doc, f, false, &status, &bad_depth);
 	int			i;
 
@@ -780,40 +587,83 @@ es_doc_open(Jsonb *data, const char *type, int typelen, int32 from_version)
 	return doc;
 }
 
+/* Error context while a rule runs: errors name the rule. */
+static void
+rule_error_callback(void *arg)
+{
+	const Rule *const *r = (const Rule *const *) arg;
+
+	if (*r != NULL)
+		errcontext("%s", (*r)->r.name);
+}
+
 /* Apply every rule in order. */
 void
-es_upcast_rules_apply(const EsUpcastRules *rules, EsDoc *doc, const char *type,
-			   int typelen, int32 from_version)
+es_upcast_rules_apply(const EsUpcastRules *rules, EsDoc *doc)
 {
+	ErrorContextCallback errcb;
+	const Rule *current = NULL;
 	int			i;
-	StepName	step;
 
-	step.type = type;
-	step.typelen = typelen;
-	step.from_version = from_version;
+	errcb.callback = rule_error_callback;
+	errcb.arg = &current;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
 
 	for (i = 0; i < rules->nrules; i++)
 	{
 		const Rule *rule = &rules->rules[i];
+		JsonbValue	v;
 
 		CHECK_FOR_INTERRUPTS();
-		switch (rule->op)
+		current = rule;
+		if (rule->r.ncond > 0 && !es_rule_conditions_hold(&rule->r, doc_eval, doc, NULL))
+			continue;
+		if (rule->r.op == ES_OP_SET || rule->r.op == ES_OP_REPLACE)
 		{
-			case RULE_RENAME:
-			case RULE_MOVE:
-				apply_move(rule, doc, &step, i + 1);
+			if (rule->r.has_from)
+			{
+				if (!doc_eval(&rule->r.from, doc, &v))
+				{
+					if (rule->r.skip_missing)
+						continue;
+					if (rule->r.dflt == NULL)
+						ereport(ERROR,
+								(errcode(ERRCODE_NO_SQL_JSON_ITEM),
+								 errmsg("path %s found nothing in the event", rule->r.from.text),
+								 errdetail("Give the rule a \"default\", or \"if_missing\": \"skip\".")));
+					es_jsonb_as_value(rule->r.dflt, &v);
+				}
+			}
+			else
+				es_jsonb_as_value(rule->r.value, &v);
+		}
+		switch (rule->r.op)
+		{
+			case ES_OP_MOVE:
+				apply_move(rule, doc);
 				break;
-			case RULE_ADD:
-			case RULE_SET:
-				apply_put(rule, doc, &step, i + 1);
+			case ES_OP_SET:
+				apply_set(rule, doc, &v);
 				break;
-			case RULE_REMOVE:
+			case ES_OP_REMOVE:
 				apply_remove(rule, doc);
 				break;
-			case RULE_RENAME_TYPE:
+			case ES_OP_REPLACE:
+				if (v.type != jbvBinary || !JsonContainerIsObject(v.val.binary.data))
+					ereport(ERROR,
+							(errcode(ERRCODE_SQL_JSON_OBJECT_NOT_FOUND),
+							 errmsg("replace needs an object, but %s is %s",
+									rule->r.from.text, es_jsonb_kind(&v))));
+				doc->root = expand_object(v.val.binary.data);
+				break;
+			case ES_OP_RENAME_TYPE:
 				break;			/* the caller changes the type */
+			default:
+				elog(ERROR, "reducer op \"%s\" in an upcaster", es_rule_op_name(rule->r.op));
 		}
 	}
+	error_context_stack = errcb.previous;
 }
 
 /*

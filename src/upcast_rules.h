@@ -1,8 +1,8 @@
 /*
  * upcast_rules.h
- *	  The declarative upcaster language: a JSON array of rules (rename, move,
- *	  add, set, remove a field; rename the event type), checked and compiled
- *	  once, then applied to event data in C.
+ *	  Upcaster rules: a JSON array of rules in the rule language (set,
+ *	  remove, move, replace, rename_type; see rule_lang.h), checked and
+ *	  compiled once, then applied to event data in C.
  */
 #ifndef ES_UPCAST_RULES_H
 #define ES_UPCAST_RULES_H
@@ -18,9 +18,12 @@ typedef struct EsDoc EsDoc;
 /*
  * Check a rules document and compile it into cxt (which must outlive the
  * result; the document is copied there).  Bad rules are an error
- * (SQLSTATE 22023) naming the rule.
+ * (SQLSTATE 22023) naming the rule and its step (type, typelen: not
+ * NUL-terminated, from_version).
  */
-extern EsUpcastRules *es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt);
+extern EsUpcastRules *es_upcast_rules_compile(Jsonb *rules, MemoryContext cxt,
+											  const char *type, int typelen,
+											  int32 from_version);
 
 /* The event type set by a rename_type rule, or NULL (length in *len). */
 extern const char *es_upcast_rules_new_type(const EsUpcastRules *rules, int *len);
@@ -34,13 +37,10 @@ extern EsDoc *es_doc_open(Jsonb *data, const char *type, int typelen,
 						  int32 from_version);
 
 /*
- * Apply compiled rules to a document.  The event type (type, typelen: not
- * NUL-terminated) and from_version name the step in error messages.  A
- * rule that cannot apply raises an error; see upcast_rules.c for the
- * policy.
+ * Apply compiled rules to a document.  A rule that cannot apply raises an
+ * error naming it; see upcast_rules.c for the policy.
  */
-extern void es_upcast_rules_apply(const EsUpcastRules *rules, EsDoc *doc,
-						   const char *type, int typelen, int32 from_version);
+extern void es_upcast_rules_apply(const EsUpcastRules *rules, EsDoc *doc);
 
 /* The edited document as a new jsonb value. */
 extern Jsonb *es_doc_close(EsDoc *doc);

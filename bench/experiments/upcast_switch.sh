@@ -25,7 +25,7 @@ INSERT INTO es.streams (stream_id, category, version, created_at, updated_at)
 SELECT id, 'acct', 100000, now(), now() FROM unnest('{acct-1,acct-2,acct-3}'::text[]) id;
 CREATE FUNCTION public.note_to_memo(data jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE
     AS $$ SELECT data - 'note' || jsonb_build_object('memo', data->'note') $$;
-SELECT es.create_upcaster('Deposited', 1, rules => '[{"op": "rename", "field": "note", "to": "memo"}]');
+SELECT es.create_upcaster('Deposited', 1, rules => '[{"op": "move", "from": "$.data.note", "target": "$.memo"}]');
 SELECT es.create_upcaster('Noted', 1, fn => 'public.note_to_memo(jsonb)');
 VACUUM ANALYZE;
 SQL

@@ -18,7 +18,7 @@ size_label="stream length (events)"
 setup_sql() {
     cat <<'SQL'
 SELECT es.create_reducer('snap_rules', '{"balance": 0}', snapshot_every => 100,
-    rules => '{"Deposited": [{"add": "balance", "from": "$.data.amount"}]}');
+    rules => '{"Deposited": [{"op": "add", "target": "$.balance", "from": "$.data.amount"}]}');
 SQL
 }
 

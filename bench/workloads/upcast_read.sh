@@ -21,7 +21,7 @@ SELECT 'acct-2', stream_version, es.uuid_v7(), 'Paid', 1, data, occurred_at
 FROM es.events WHERE stream_id = 'acct-1' ORDER BY stream_version;
 INSERT INTO es.streams (stream_id, category, version, created_at, updated_at)
 VALUES ('acct-2', 'acct', 100000, now(), now());
-SELECT es.create_upcaster('Deposited', 1, rules => '[{"op": "rename", "field": "note", "to": "memo"}]');
+SELECT es.create_upcaster('Deposited', 1, rules => '[{"op": "move", "from": "$.data.note", "target": "$.memo"}]');
 SQL
 }
 

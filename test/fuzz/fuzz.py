@@ -362,7 +362,7 @@ def rand_path(r, p=0.05):
     return "$.data" + ".a" * r.choice([1000, 10000, 100000])
 
 
-OPS = ["set", "add", "subtract", "min", "max", "count", "append", "remove", "merge"]
+OPS = ["set", "add", "subtract", "min", "max", "count", "append", "remove", "merge", "replace"]
 
 
 def rand_condition(r, p):
@@ -384,18 +384,23 @@ def rand_rule(r, p=0.005):
     """A reducer rule; p: how likely each part is odd (often invalid)."""
     op = r.choice(OPS)
     numeric = op in ("add", "subtract", "min", "max")
-    rule = {op: odd(r, ["total", "n", "list", "m", "v", "a"], ["", None, 5], p)}
+    rule = {"op": op, "target": odd(r, ["$.total", "$.n", "$.list", "$.m", "$.v", "$.a", "$.o.a", "$.n.a"],
+                                    ["", None, 5, "$", "$.a[0]", "strict $.a", "$.data.x"], p)}
     if op == "merge" and r.random() < 0.3:
-        rule[op] = None
+        del rule["target"]
+    if op == "replace":
+        del rule["target"]
+    if op == "set" and r.random() < 0.1:
+        rule["if_exists"] = odd(r, ["keep"], ["overwrite", 1], p)
     if op not in ("count", "remove"):
         if r.random() < 0.6:
             rule["from"] = rand_path(r, p)
             if r.random() < 0.3:
-                rule["default"] = odd(r, [0, 1] if numeric else ([{}] if op == "merge" else [0, "x", [], {}]),
+                rule["default"] = odd(r, [0, 1] if numeric else ([{}] if op in ("merge", "replace") else [0, "x", [], {}]),
                                       [None, {}, "x"], p)
             elif r.random() < 0.2:
                 rule["if_missing"] = odd(r, ["skip"], ["fail", 1], p)
-        elif op == "merge":
+        elif op in ("merge", "replace"):
             rule["from"] = "$.data"
         else:
             rule["value"] = (odd(r, [1, 2.5, -3, 10 ** 30], ["7", {}], p) if numeric
@@ -404,7 +409,7 @@ def rand_rule(r, p=0.005):
         rule["when"] = (rand_condition(r, p) if r.random() < 0.5
                         else [rand_condition(r, p) for _ in range(r.randint(1, 3))])
     if r.random() < p:
-        rule[r.choice(OPS)] = "x"
+        rule["op"] = r.choice(["move", "rename_type", "explode", 1])
     return rule
 
 
@@ -420,36 +425,47 @@ def rand_reducer_rules(r, types):
     return rules
 
 
-def rand_field(r):
+def rand_field(r, root="$"):
+    """A key chain in jsonpath syntax (a target, or a field of $.data)."""
     if r.random() < 0.6:
-        return r.choice(["a", "b", "amount", "x", "é", "", "$", "a.b"])
+        return root + r.choice([".a", ".b", ".amount", ".x", '."é"', '.""', '."$"', '."a.b"'])
     depth = r.choice([1, 2, 3, 5, 50, 1000] + ([60000] if r.random() < 0.1 else []))
-    return [r.choice(["a", "b", "c"]) for _ in range(depth)]
+    return root + "".join("." + r.choice(["a", "b", "c"]) for _ in range(depth))
 
 
-UPCAST_OPS = ["rename", "move", "add", "set", "remove", "rename_type"]
+UPCAST_OPS = ["move", "set", "remove", "replace", "rename_type"]
 
 
 def rand_upcast_rule(r, types, p=0.01):
     """An upcaster rule; p: how likely each part is odd (often invalid)."""
     op = r.choice(UPCAST_OPS)
     rule = {"op": op}
-    if op != "rename_type":
-        rule["field"] = rand_field(r)
-    if op == "rename":
-        rule["to"] = odd(r, ["a", "b", "renamed", "x" * 100], ["", ["a"], 5], p)
-    elif op == "move":
-        rule["to"] = rand_field(r)
-    elif op in ("add", "set"):
-        rule["value"] = rand_json(r, 2)
+    if op in ("move", "set", "remove"):
+        rule["target"] = odd(r, [rand_field(r)], ["", 5, "$", "$.a[*]"], p)
+    if op == "move":
+        rule["from"] = odd(r, [rand_field(r, "$.data")], ["$.metadata.a", "$.data", 5], p)
+    elif op == "set":
+        if r.random() < 0.7:
+            rule["value"] = rand_json(r, 2)
+        else:
+            rule["from"] = rand_field(r, "$.data") if r.random() < 0.8 else "$.data.a[0]"
+            if r.random() < 0.5:
+                rule["default"] = rand_json(r, 1)
+        if r.random() < 0.3:
+            rule["if_exists"] = odd(r, ["keep"], ["overwrite"], p)
+    elif op == "replace":
+        rule["from"] = odd(r, ["$.data.a", "$.data", "$.data.state"], ["$.stream_id"], p)
     elif op == "rename_type":
-        rule["to"] = odd(r, types, ["", "x" * 300, 5], p)
-    if op in ("rename", "move") and r.random() < 0.7:
-        rule["optional"] = odd(r, [True, True, False], ["yes"], p)
+        rule["value"] = odd(r, types, ["", "x" * 300, 5], p)
+    if op in ("move", "set", "replace") and "from" in rule and "default" not in rule and r.random() < 0.7:
+        rule["if_missing"] = odd(r, ["skip", "skip"], ["yes"], p)
+    if r.random() < 0.1:
+        rule["when"] = {"path": rand_field(r, "$.data"), "exists": r.choice([True, False])}
     if r.random() < p:
         rule["extra"] = 1
     if r.random() < p:
-        return r.choice([1, "rename", [], {"op": "explode"}, {"field": "a"}])
+        return r.choice([1, "move", [], {"op": "explode"}, {"op": "add", "target": "$.a", "value": 1},
+                         {"target": "$.a"}])
     return rule
 
 
@@ -634,7 +650,7 @@ def gen_upcasters(r, c):
                f"{r.choice(['NULL', '1', '100', '0'])}, {r.choice(['false', 'true'])});")
     out.append(f"SELECT count(*) FROM es.read_all(0, {r.choice([1, 10, 1000, 0])}, {q('{' + r.choice(types) + '}')});")
     if r.random() < 0.5:
-        out.append(f"SELECT es.create_reducer('ur{c}', rules => '{{\"*\": [{{\"count\": \"n\"}}, {{\"merge\": null, \"from\": \"$.data\"}}]}}');")
+        out.append(f"SELECT es.create_reducer('ur{c}', rules => '{{\"*\": [{{\"op\": \"count\", \"target\": \"$.n\"}}, {{\"op\": \"merge\", \"from\": \"$.data\"}}]}}');")
         out.append(f"SELECT es.fold({q(stream)}, 'ur{c}');")
     if r.random() < 0.3:
         out.append(f"SELECT es.drop_upcaster({q(r.choice(types))}, {r.choice(['NULL', '1', '2', '-1'])});")
@@ -835,7 +851,7 @@ SWEEP = [
 def gen_sweep(r, c):
     """Every function of es with extreme arguments."""
     out = [f"SELECT es.create_subscription('s{c}');",
-           f"SELECT es.create_reducer('r{c}', rules => '{{\"*\": [{{\"count\": \"n\"}}]}}');",
+           f"SELECT es.create_reducer('r{c}', rules => '{{\"*\": [{{\"op\": \"count\", \"target\": \"$.n\"}}]}}');",
            append(r, "acct-1", SHARED_TYPES)]
     for _ in range(r.randint(3, 10)):
         fn, gens = r.choice(SWEEP)
@@ -858,30 +874,30 @@ def gen_big(r, c):
     timeout = r.choice([200, 1000, 3000])
     out = [f"SET statement_timeout = '{timeout}ms';"]
     if what == "targets":
-        out.append(f"SELECT es.create_reducer('big{c}', rules => ('{{\"*\": [' || string_agg(format('{{\"set\": \"f%s\", \"value\": %s}}', i, i), ',') || ']}}')::jsonb) FROM generate_series(1, {n}) i;")
+        out.append(f"SELECT es.create_reducer('big{c}', rules => ('{{\"*\": [' || string_agg(format('{{\"op\": \"set\", \"target\": \"$.f%s\", \"value\": %s}}', i, i), ',') || ']}}')::jsonb) FROM generate_series(1, {n}) i;")
         out.append(append(r, f"big-{c}", ["E"]))
         out.append(f"SELECT length(es.fold('big-{c}', 'big{c}')::text);")
     elif what == "types":
-        out.append(f"SELECT es.create_reducer('big{c}', rules => jsonb_object_agg('T' || i, '[{{\"count\": \"n\"}}]'::jsonb)) FROM generate_series(1, {n}) i;")
+        out.append(f"SELECT es.create_reducer('big{c}', rules => jsonb_object_agg('T' || i, '[{{\"op\": \"count\", \"target\": \"$.n\"}}]'::jsonb)) FROM generate_series(1, {n}) i;")
         out.append(f"SELECT es.append('big-{c}', NULL, es.event('T' || i, '{{}}')) FROM generate_series(1, 20) i;")
         out.append(f"SELECT es.fold('big-{c}', 'big{c}');")
     elif what == "state":
-        out.append(f"SELECT es.create_reducer('big{c}', jsonb_object_agg('k' || i, i), rules => '{{\"*\": [{{\"merge\": null, \"from\": \"$.data\"}}, {{\"count\": \"n\"}}]}}') FROM generate_series(1, {n}) i;")
+        out.append(f"SELECT es.create_reducer('big{c}', jsonb_object_agg('k' || i, i), rules => '{{\"*\": [{{\"op\": \"merge\", \"from\": \"$.data\"}}, {{\"op\": \"count\", \"target\": \"$.n\"}}]}}') FROM generate_series(1, {n}) i;")
         out.append(f"SELECT es.append('big-{c}', NULL, es.event('E', jsonb_object_agg('j' || i, i))) FROM generate_series(1, {n}) i;")
         out.append(f"SELECT length(es.fold('big-{c}', 'big{c}')::text);")
     elif what == "conditions":
-        out.append(f"SELECT es.create_reducer('big{c}', rules => jsonb_build_object('*', jsonb_build_array(jsonb_build_object('count', 'n', 'when', jsonb_agg(jsonb_build_object('path', '$.data.a', 'exists', false)))))) FROM generate_series(1, {n}) i;")
+        out.append(f"SELECT es.create_reducer('big{c}', rules => jsonb_build_object('*', jsonb_build_array(jsonb_build_object('op', 'count', 'target', '$.n', 'when', jsonb_agg(jsonb_build_object('path', '$.data.a', 'exists', false)))))) FROM generate_series(1, {n}) i;")
         out.append(append(r, f"big-{c}", ["E"]))
         out.append(f"SELECT es.fold('big-{c}', 'big{c}');")
     elif what.startswith("upcast"):
-        op = {"upcast_add": "'{\"op\": \"add\", \"field\": \"f%s\", \"value\": %s}', i, i",
-              "upcast_rename": "'{\"op\": \"rename\", \"field\": \"k%s\", \"to\": \"r%s\", \"optional\": true}', i, i",
-              "upcast_move": "'{\"op\": \"move\", \"field\": \"k%s\", \"to\": [\"o\", \"k%s\"], \"optional\": true}', i, i"}[what]
+        op = {"upcast_add": "'{\"op\": \"set\", \"target\": \"$.f%s\", \"value\": %s, \"if_exists\": \"keep\"}', i, i",
+              "upcast_rename": "'{\"op\": \"move\", \"from\": \"$.data.k%s\", \"target\": \"$.r%s\", \"if_missing\": \"skip\"}', i, i",
+              "upcast_move": "'{\"op\": \"move\", \"from\": \"$.data.k%s\", \"target\": \"$.o.k%s\", \"if_missing\": \"skip\"}', i, i"}[what]
         out.append(f"SELECT es.create_upcaster('Big{c}', 1, ('[' || string_agg(format({op}), ',') || ']')::jsonb) FROM generate_series(1, {n}) i;")
         out.append(f"SELECT length(data::text) FROM es.upcast('Big{c}', 1, (SELECT jsonb_object_agg('k' || i, i) FROM generate_series(1, {n}) i));")
     else:
         steps = min(n, 3000)
-        out.append(f"SELECT es.create_upcaster('Chain{c}', i, '[{{\"op\": \"set\", \"field\": \"v\", \"value\": 1}}]') FROM generate_series(1, {steps}) i;")
+        out.append(f"SELECT es.create_upcaster('Chain{c}', i, '[{{\"op\": \"set\", \"target\": \"$.v\", \"value\": 1}}]') FROM generate_series(1, {steps}) i;")
         out.append(f"SELECT * FROM es.upcast('Chain{c}', 1, '{{}}');")
     return "fuzz", "\n".join(out)
 

@@ -19,7 +19,7 @@ SELECT es.append('b-1', NULL, es.event('Opened', '{}', occurred_at => '2001-02-0
                                        schema_version => 3));
 CREATE FUNCTION public.tick_v3(data jsonb) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT data || jsonb_build_object('twice', (data->>'count')::numeric * 2) $$;
-SELECT es.create_upcaster('Tick', 1, '[{"op": "rename", "field": "n", "to": "count"}]');
+SELECT es.create_upcaster('Tick', 1, '[{"op": "move", "from": "$.data.n", "target": "$.count"}]');
 SELECT es.create_upcaster('Tick', 2, fn => 'public.tick_v3(jsonb)');
 SQL
 es_copy_db src dst

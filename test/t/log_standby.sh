@@ -19,7 +19,7 @@ es_cluster_start "$primary" "wal_level = replica" "hot_standby = on"
 es_store store
 es_psql -d store >/dev/null <<'SQL'
 SELECT es.create_reducer('tally', '{"n": 0}',
-    rules => '{"Counted": [{"add": "n", "from": "$.data.by"}]}',
+    rules => '{"Counted": [{"op": "add", "target": "$.n", "from": "$.data.by"}]}',
     snapshot_every => 2);
 SELECT es.create_subscription('mailer');
 SQL

@@ -1,7 +1,7 @@
 -- Issue 13, defect 1: es.fold_agg over hand-built rows whose fields are
 -- NULL or absurd, with a rules reducer and a function reducer.
 -- role: fuzz
-SELECT es.create_reducer('d1_rules', rules => '{"E": [{"count": "n"}], "*": [{"set": "v", "from": "$.stream_version"}, {"set": "id", "from": "$.stream_id", "when": {"path": "$.data.to", "equals_stream_id": true}}]}');
+SELECT es.create_reducer('d1_rules', rules => '{"E": [{"op": "count", "target": "$.n"}], "*": [{"op": "set", "target": "$.v", "from": "$.stream_version"}, {"op": "set", "target": "$.id", "from": "$.stream_id", "when": {"path": "$.data.to", "equals_stream_id": true}}]}');
 CREATE FUNCTION fz.d1_apply(s jsonb, e es.events) RETURNS jsonb LANGUAGE sql AS $$ SELECT s || jsonb_build_object('t', e.event_type) $$;
 SELECT es.create_reducer('d1_fn', apply => 'fz.d1_apply(jsonb, es.events)');
 -- the reproducer of the issue

@@ -3,7 +3,7 @@
 -- half-built entry.
 -- role: fuzz
 CREATE TABLE fz.d4c AS
-SELECT ('{"*": [' || string_agg(format('{"set": "f%s", "value": %s}', i, i), ',') || ']}')::jsonb AS r
+SELECT ('{"*": [' || string_agg(format('{"op": "set", "target": "$.\"f%s\"", "value": %s}', i, i), ',') || ']}')::jsonb AS r
 FROM generate_series(1, 300000) i;
 SELECT es.create_reducer('d4c', rules => r) FROM fz.d4c;
 SELECT es.append('d4c-1', NULL, es.event('E', '{}'));

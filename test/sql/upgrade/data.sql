@@ -11,18 +11,18 @@ CREATE FUNCTION app.deposited_v3(data jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 RETURN data || jsonb_build_object('currency', coalesce(data->>'currency', 'EUR'));
 
-SELECT es.create_upcaster('Deposited', 1, '[{"op": "rename", "field": "amt", "to": "amount"}]');
+SELECT es.create_upcaster('Deposited', 1, '[{"op": "move", "from": "$.data.amt", "target": "$.amount"}]');
 SELECT es.create_upcaster('Deposited', 2, fn => 'app.deposited_v3(jsonb)');
-SELECT es.create_upcaster('Withdrawal', 1, '[{"op": "rename_type", "to": "Withdrawn"}]');
+SELECT es.create_upcaster('Withdrawal', 1, '[{"op": "rename_type", "value": "Withdrawn"}]');
 
 -- Reducers: one by rules, one by a function, both taking snapshots.
 SELECT es.create_reducer('account', '{"balance": 0, "version": 0}', snapshot_every => 3, rules => $rules$
 {
-  "Opened": [{"set": "owner", "from": "$.data.owner"}],
-  "Deposited": [{"add": "balance", "from": "$.data.amount"},
-                {"set": "currency", "from": "$.data.currency"}],
-  "Withdrawn": [{"subtract": "balance", "from": "$.data.amount"}],
-  "*": [{"set": "version", "from": "$.stream_version"}]
+  "Opened": [{"op": "set", "target": "$.owner", "from": "$.data.owner"}],
+  "Deposited": [{"op": "add", "target": "$.balance", "from": "$.data.amount"},
+                {"op": "set", "target": "$.currency", "from": "$.data.currency"}],
+  "Withdrawn": [{"op": "subtract", "target": "$.balance", "from": "$.data.amount"}],
+  "*": [{"op": "set", "target": "$.version", "from": "$.stream_version"}]
 }
 $rules$);
 
