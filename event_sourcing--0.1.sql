@@ -311,7 +311,7 @@ SELECT u.event_type,
            'from_version', u.from_version,
            'to_version', u.from_version OPERATOR(pg_catalog.+) 1,
            'to_type', COALESCE(
-               (SELECT r OPERATOR(pg_catalog.->>) 'to'
+               (SELECT r OPERATOR(pg_catalog.->>) 'value'
                 FROM pg_catalog.jsonb_array_elements(u.rules) AS r
                 WHERE r OPERATOR(pg_catalog.->>) 'op' OPERATOR(pg_catalog.=) 'rename_type'),
                u.event_type),

@@ -22,11 +22,7 @@ SELECT 'reducers' AS "==", name, owner, kind, apply, rules, initial_state, snaps
 FROM es.reducers ORDER BY name;
 SELECT 'upcasters' AS "==", event_type, from_version, to_version, kind, rules, fn, owner, settings
 FROM es.upcasters ORDER BY 2, 3;
--- to_type aside: 0.1's view read rename_type's operand as "to", which the
--- rule language of 0.2 calls "value" (sql/upcast.sql checks to_type)
-SELECT 'upcaster_chains' AS "==", event_type, first_version, latest_version,
-       (SELECT jsonb_agg(s - 'to_type') FROM jsonb_array_elements(steps) s) AS steps
-FROM es.upcaster_chains ORDER BY 2;
+SELECT 'upcaster_chains' AS "==", * FROM es.upcaster_chains ORDER BY 2;
 SELECT 'projections' AS "==", name, handler, event_types, mode, tables, owner, settings, position,
        events_behind, error_position, error_sqlstate, error_message
 FROM es.projections ORDER BY name;
