@@ -10,9 +10,14 @@
 \set SHOW_CONTEXT never
 
 -- A path of 15,000 keys nests 15,000 objects: too deep to build (54001),
--- on every read path, and the transaction goes on.
-SELECT es.create_upcaster('Deep', 1, jsonb_build_array(jsonb_build_object('op', 'set',
-    'target', '$' || repeat('.k', 15000), 'value', 1, 'if_exists', 'keep'))) AS registered;
+-- on every read path, and the transaction goes on.  The step is written
+-- into the registry directly: es.create_upcaster parses the path, which a
+-- build with larger stack frames (ASan) already refuses there (54001),
+-- while the others refuse it when the rules are applied; read, it is 54001
+-- either way.
+INSERT INTO es.upcasters_registry (event_type, from_version, rules)
+SELECT 'Deep', 1, jsonb_build_array(jsonb_build_object('op', 'set',
+    'target', '$' || repeat('.k', 15000), 'value', 1, 'if_exists', 'keep'));
 SELECT es.append('deep-1', 0, es.event('Deep', '{"a": 1}', schema_version => 1));
 BEGIN;
 SELECT pg_temp.try($$SELECT es.upcast('Deep', 1, '{}')$$);
