@@ -78,7 +78,7 @@ SELECT es.append('s-4', NULL, es.event('A1', '{}'));
 UPDATE es.projections_registry SET handler = 'app.see_b(es.events)' WHERE name = 'b';
 
 -- Captured settings that cannot be applied: the projection fails, naming
--- itself; a NULL element is ignored.
+-- itself; a NULL element too (the rule of every registry).
 UPDATE es.projections_registry SET settings = ARRAY['TimeZone'] WHERE name = 'b';
 \c
 SELECT app.try($$SELECT es.append('s-5', NULL, es.event('B', '{}'))$$);
@@ -87,6 +87,9 @@ UPDATE es.projections_registry SET settings = ARRAY['TimeZone=Nowhere/Else'] WHE
 SELECT app.try($$SELECT es.append('s-5', NULL, es.event('B', '{}'))$$);
 SELECT es.append('s-5', NULL, es.event('A1', '{}'));
 UPDATE es.projections_registry SET settings = ARRAY[NULL, 'TimeZone=UTC'] WHERE name = 'b';
+\c
+SELECT app.try($$SELECT es.append('s-5', NULL, es.event('B', '{}'))$$);
+UPDATE es.projections_registry SET settings = ARRAY['TimeZone=UTC'] WHERE name = 'b';
 \c
 SELECT es.append('s-5', NULL, es.event('B', '{}'));
 

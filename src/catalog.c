@@ -21,6 +21,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
+#include "pgtime.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -208,7 +209,8 @@ typedef enum SettingCompare
 	COMPARE_SEARCH_PATH,		/* namespace_search_path */
 	COMPARE_DATESTYLE,			/* DateStyle, DateOrder */
 	COMPARE_INTERVALSTYLE,		/* IntervalStyle */
-	COMPARE_FLOAT_DIGITS		/* extra_float_digits */
+	COMPARE_FLOAT_DIGITS,		/* extra_float_digits */
+	COMPARE_TIMEZONE			/* session_timezone */
 } SettingCompare;
 
 static const char *const datestyle_names[] = {"Postgres", "ISO", "SQL", "German"};
@@ -257,6 +259,17 @@ prepare_compare(EsSettings *out, int i)
 				out->compare[i] = COMPARE_INTERVALSTYLE;
 				out->ints[i][0] = a;
 			}
+	}
+	else if (strcmp(name, "TimeZone") == 0)
+	{
+		/* a zone name loads once per backend: equal pointers, equal zones */
+		pg_tz	   *tz = pg_tzset(value);
+
+		if (tz != NULL)
+		{
+			out->compare[i] = COMPARE_TIMEZONE;
+			out->tz[i] = tz;
+		}
 	}
 	else if (strcmp(name, "extra_float_digits") == 0)
 	{
@@ -423,6 +436,11 @@ setting_is_current(const EsSettings *settings, int i, bool restricted)
 			return IntervalStyle == settings->ints[i][0];
 		case COMPARE_FLOAT_DIGITS:
 			return extra_float_digits == settings->ints[i][0];
+		case COMPARE_TIMEZONE:
+			if (session_timezone == settings->tz[i])
+				return true;
+			current = GetConfigOption(settings->names[i], true, false);
+			break;
 		case COMPARE_SEARCH_PATH:
 			current = namespace_search_path;
 			break;

@@ -117,6 +117,7 @@ typedef struct EsSettings
 	/* private to catalog.c: how to compare each with the current value */
 	int			compare[ES_CAPTURED_SETTINGS_COUNT];
 	int			ints[ES_CAPTURED_SETTINGS_COUNT][2];
+	struct pg_tz *tz[ES_CAPTURED_SETTINGS_COUNT];
 } EsSettings;
 
 /*

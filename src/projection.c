@@ -220,6 +220,7 @@ es_fill_projection(EsProjection *p, Datum name, Datum handler,
 	p->owner = owner;
 	p->settings = settings_isnull ? (Datum) 0 :
 		PointerGetDatum(DatumGetArrayTypePCopy(settings));
+	p->settings_parsed = false;
 	p->resolved_at = 0;
 	p->flinfo = NULL;
 
@@ -494,7 +495,7 @@ switch_error_callback(void *arg)
  * Undo with es_restore_identity.
  */
 static void
-become_registrant(const EsProjection *p, EsIdentitySave *save)
+become_registrant(EsProjection *p, EsIdentitySave *save)
 {
 	ErrorContextCallback errcb;
 
@@ -502,7 +503,18 @@ become_registrant(const EsProjection *p, EsIdentitySave *save)
 	errcb.arg = (void *) p;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	es_become_registrant(p->owner, p->settings, false, p->what, save);
+	/* taken apart once per cache entry, not at every trigger firing */
+	if (p->settings != (Datum) 0 && !p->settings_parsed)
+	{
+		MemoryContext old = MemoryContextSwitchTo(p->cxt);
+
+		es_parse_settings(p->settings, p->what, &p->parsed_settings);
+		MemoryContextSwitchTo(old);
+		p->settings_parsed = true;
+	}
+	es_become_registrant_settings(p->owner,
+								  p->settings != (Datum) 0 ? &p->parsed_settings : NULL,
+								  false, p->what, save);
 	error_context_stack = errcb.previous;
 }
 
@@ -1143,7 +1155,7 @@ es_drop_projection(PG_FUNCTION_ARGS)
  * could empty are emptied.
  */
 static void
-empty_tables(const EsProjection *p)
+empty_tables(EsProjection *p)
 {
 	StringInfoData sql;
 	EsIdentitySave id;

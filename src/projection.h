@@ -14,6 +14,8 @@
 #ifndef ES_PROJECTION_H
 #define ES_PROJECTION_H
 
+#include "catalog.h"
+
 #include "access/htup.h"
 #include "access/tupdesc.h"
 #include "fmgr.h"
@@ -27,6 +29,8 @@ typedef struct EsProjection
 	char	   *handler_name;	/* qualified signature, as stored */
 	Oid			owner;			/* the registrant: handlers run as it */
 	Datum		settings;		/* its captured settings (text[]), or 0 */
+	bool		settings_parsed;	/* parsed_settings is filled in */
+	EsSettings	parsed_settings;	/* settings taken apart at the first switch */
 	int			ntypes;			/* -1: every event type */
 	char	  **types;			/* NULL entries match nothing */
 	int		   *type_lens;

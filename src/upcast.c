@@ -95,18 +95,10 @@ typedef struct UpcastStep
 	const char *fn_wrong;		/* how the resolved function does not fit */
 	Oid			owner;			/* the registrant; InvalidOid: the ext. owner */
 	bool		owner_missing;	/* the registrant's role was dropped */
-	int			nsettings;		/* its captured settings, parsed */
-	const char **setting_names;
-	const char **setting_values;
-	const char *bad_setting;	/* an unparsable captured setting, or NULL */
-	bool		known_settings; /* exactly es_captured_settings, in order */
-	bool		seen;			/* the seen_* below are set */
-	char	   *seen_search_path;	/* what the settings put in effect */
-	pg_tz	   *seen_timezone;
-	int			seen_datestyle;
-	int			seen_dateorder;
-	int			seen_intervalstyle;
-	int			seen_float_digits;
+	Datum		settings;		/* its captured settings (text[]) */
+	bool		settings_parsed;	/* parsed_settings is filled in */
+	EsSettings	parsed_settings;	/* taken apart at the first call */
+	char	   *what;			/* "the upcaster of ...", once parsed */
 	bool		exec_checked;	/* the registrant's EXECUTE was checked */
 	bool		flinfo_ready;
 	FmgrInfo	flinfo;
@@ -395,91 +387,6 @@ resolve_function(UpcastStep *s)
 	ReleaseSysCache(tup);
 }
 
-/* Split captured settings ("name=value" text[]) for the identity switch. */
-static void
-parse_settings(UpcastStep *s, Datum settings)
-{
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
-	int			i;
-
-	deconstruct_array(DatumGetArrayTypeP(settings), TEXTOID, -1, false, TYPALIGN_INT,
-					  &elems, &nulls, &n);
-	s->setting_names = palloc(sizeof(char *) * Max(n, 1));
-	s->setting_values = palloc(sizeof(char *) * Max(n, 1));
-	for (i = 0; i < n; i++)
-	{
-		char	   *item;
-		char	   *eq;
-
-		if (nulls[i])
-			continue;
-		item = TextDatumGetCString(elems[i]);
-		eq = strchr(item, '=');
-		if (eq == NULL || eq == item)
-		{
-			s->bad_setting = item;
-			return;
-		}
-		*eq = '\0';
-		s->setting_names[s->nsettings] = item;
-		s->setting_values[s->nsettings] = eq + 1;
-		s->nsettings++;
-	}
-	s->known_settings = (s->nsettings == ES_CAPTURED_SETTINGS_COUNT);
-	for (i = 0; s->known_settings && i < s->nsettings; i++)
-		if (strcmp(s->setting_names[i], es_captured_settings[i]) != 0)
-			s->known_settings = false;
-}
-
-/*
- * Are a step's captured settings in effect already, so that the switch
- * need not set them?  Setting them costs more than the call of a small
- * function, so a step records what its settings put in effect (the
- * variables behind them) the first time, and then compares.  A
- * search_path that differs from the captured one only by the pg_temp the
- * capture adds at its end has the same effect while this session has no
- * temporary schema (and none can be made inside the restricted call).
- */
-static bool
-settings_in_effect(const UpcastStep *s)
-{
-	const char *cur;
-	size_t		len;
-	Oid			temp_nsp;
-	Oid			temp_toast_nsp;
-
-	if (!s->seen ||
-		session_timezone != s->seen_timezone ||
-		DateStyle != s->seen_datestyle || DateOrder != s->seen_dateorder ||
-		IntervalStyle != s->seen_intervalstyle ||
-		extra_float_digits != s->seen_float_digits)
-		return false;
-	cur = namespace_search_path;
-	if (strcmp(cur, s->seen_search_path) == 0)
-		return true;
-	len = strlen(cur);
-	if (strncmp(cur, s->seen_search_path, len) != 0 ||
-		strcmp(s->seen_search_path + len, ", pg_temp") != 0 || len == 0)
-		return false;
-	GetTempNamespaceState(&temp_nsp, &temp_toast_nsp);
-	return !OidIsValid(temp_nsp);
-}
-
-/* Record what a step's settings put in effect (just after the switch). */
-static void
-settings_seen(UpcastCache *c, UpcastStep *s)
-{
-	s->seen_search_path = MemoryContextStrdup(c->cxt, namespace_search_path);
-	s->seen_timezone = session_timezone;
-	s->seen_datestyle = DateStyle;
-	s->seen_dateorder = DateOrder;
-	s->seen_intervalstyle = IntervalStyle;
-	s->seen_float_digits = extra_float_digits;
-	s->seen = true;
-}
-
 /* Read the registry, with the latest snapshot, into a new cache. */
 static UpcastCache *
 build_cache(void)
@@ -614,7 +521,8 @@ build_cache(void)
 					ArrayType  *arr = DatumGetArrayTypeP(settings);
 
 					h = mix(h, ARR_DATA_PTR(arr), ARR_SIZE(arr) - ARR_DATA_OFFSET(arr));
-					parse_settings(s, PointerGetDatum(arr));
+					/* taken apart at the first call: a bad one fails only that */
+					s->settings = PointerGetDatum(DatumGetArrayTypePCopy(arr));
 				}
 			}
 			steps = lappend(steps, s);
@@ -851,12 +759,16 @@ call_function(UpcastCache *c, UpcastStep *s, Datum data, const UpcastErrorInfo *
 				 errmsg("the role that created the upcaster of event type \"%s\" from version %d no longer exists",
 						pnstrdup(info->type, info->typelen), info->version),
 				 errhint("Drop the step and create it again as an existing role.")));
-	if (s->bad_setting != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid captured setting \"%s\" of the upcaster of event type \"%s\" from version %d",
-						s->bad_setting, pnstrdup(info->type, info->typelen), info->version),
-				 errhint("Drop the step and create it again to capture its settings anew.")));
+	if (!s->settings_parsed)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(c->cxt);
+
+		s->what = psprintf("the upcaster of event type \"%s\" from version %d",
+						   pnstrdup(info->type, info->typelen), info->version);
+		es_parse_settings(s->settings, s->what, &s->parsed_settings);
+		MemoryContextSwitchTo(oldcxt);
+		s->settings_parsed = true;
+	}
 
 	owner = OidIsValid(s->owner) ? s->owner : es_owner();
 	if (!s->exec_checked)
@@ -882,15 +794,7 @@ call_function(UpcastCache *c, UpcastStep *s, Datum data, const UpcastErrorInfo *
 	fcinfo->args[0].isnull = false;
 
 	/* an error needs no cleanup: aborting restores identity and settings */
-	if (settings_in_effect(s))
-		es_become_registrant_parsed(owner, 0, NULL, NULL, true, &save);
-	else
-	{
-		es_become_registrant_parsed(owner, s->nsettings, s->setting_names,
-									s->setting_values, true, &save);
-		if (s->known_settings && !s->seen)
-			settings_seen(c, s);
-	}
+	es_become_registrant_settings(owner, &s->parsed_settings, true, s->what, &save);
 	result = FunctionCallInvoke(fcinfo);
 	es_restore_identity(&save);
 
