@@ -10,3 +10,45 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION event_sourcing UPDATE TO '0.2'" to load this file. \quit
+
+------------------------------------------------------------------------
+-- Stream lifecycle (issue 17): the state of a stream's visibility
+------------------------------------------------------------------------
+
+ALTER TABLE es.streams
+    ADD COLUMN hidden_through bigint NOT NULL DEFAULT 0,
+    ADD COLUMN tombstoned boolean NOT NULL DEFAULT false,
+    DROP CONSTRAINT streams_version_check,
+    ADD CONSTRAINT streams_version_check CHECK (version >= 0),
+    ADD CONSTRAINT streams_hidden_through_check
+        CHECK (hidden_through >= 0 AND hidden_through <= version);
+
+COMMENT ON COLUMN es.streams.version IS
+    'The version of the stream''s last event; 0 only for an id tombstoned before any event was written';
+COMMENT ON COLUMN es.streams.hidden_through IS
+    'Events at or below this version are hidden from the stream''s reads (es.delete_stream, es.truncate_stream) and may be purged';
+COMMENT ON COLUMN es.streams.tombstoned IS
+    'The stream is tombstoned (es.tombstone_stream): every event hidden, every append refused, the id never reused';
+
+-- Retention policies by category (es.create_retention / es.drop_retention):
+-- each stream of the category keeps only its events recorded within
+-- max_age and its last max_count events; the others are hidden from the
+-- stream's reads at once and removed by es.purge.
+CREATE TABLE es.retention_registry (
+    category    text        NOT NULL,
+    max_age     interval,
+    max_count   bigint,
+    owner       regrole     NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT retention_registry_pkey PRIMARY KEY (category),
+    CONSTRAINT retention_registry_limit_check
+        CHECK (max_age IS NOT NULL OR max_count IS NOT NULL),
+    CONSTRAINT retention_registry_max_age_check CHECK (max_age > interval '0'),
+    CONSTRAINT retention_registry_max_count_check CHECK (max_count >= 1)
+);
+REVOKE ALL ON TABLE es.retention_registry FROM PUBLIC;
+
+COMMENT ON TABLE es.retention_registry IS
+    'Retention policies by stream category; read es.retention, write through es.create_retention / es.drop_retention';
+
+SELECT pg_catalog.pg_extension_config_dump('es.retention_registry', '');

@@ -82,16 +82,27 @@ CREATE UNIQUE INDEX events_global_position_key ON es.events (global_position);
 CREATE TABLE es.streams (
     stream_id   text        NOT NULL,
     category    text        NOT NULL,
-    version     bigint      NOT NULL CHECK (version >= 1),
+    version     bigint      NOT NULL,
     created_at  timestamptz NOT NULL,
     updated_at  timestamptz NOT NULL,
-    CONSTRAINT streams_pkey PRIMARY KEY (stream_id)
+    hidden_through bigint   NOT NULL DEFAULT 0,
+    tombstoned  boolean     NOT NULL DEFAULT false,
+    CONSTRAINT streams_pkey PRIMARY KEY (stream_id),
+    CONSTRAINT streams_version_check CHECK (version >= 0),
+    CONSTRAINT streams_hidden_through_check
+        CHECK (hidden_through >= 0 AND hidden_through <= version)
 );
 
 COMMENT ON TABLE es.streams IS
     'One row per stream: its current version; the row every appender locks';
 COMMENT ON COLUMN es.streams.category IS
     'The stream id up to its first "-" (all of it when there is none)';
+COMMENT ON COLUMN es.streams.version IS
+    'The version of the stream''s last event; 0 only for an id tombstoned before any event was written';
+COMMENT ON COLUMN es.streams.hidden_through IS
+    'Events at or below this version are hidden from the stream''s reads (es.delete_stream, es.truncate_stream) and may be purged';
+COMMENT ON COLUMN es.streams.tombstoned IS
+    'The stream is tombstoned (es.tombstone_stream): every event hidden, every append refused, the id never reused';
 
 REVOKE ALL ON TABLE es.streams FROM PUBLIC;
 
@@ -99,6 +110,29 @@ REVOKE ALL ON TABLE es.streams FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('es.events', '');
 SELECT pg_catalog.pg_extension_config_dump('es.streams', '');
 SELECT pg_catalog.pg_extension_config_dump('es.events_global_position_seq', '');
+
+-- Retention policies by category (es.create_retention / es.drop_retention):
+-- each stream of the category keeps only its events recorded within
+-- max_age and its last max_count events; the others are hidden from the
+-- stream's reads at once and removed by es.purge.
+CREATE TABLE es.retention_registry (
+    category    text        NOT NULL,
+    max_age     interval,
+    max_count   bigint,
+    owner       regrole     NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT retention_registry_pkey PRIMARY KEY (category),
+    CONSTRAINT retention_registry_limit_check
+        CHECK (max_age IS NOT NULL OR max_count IS NOT NULL),
+    CONSTRAINT retention_registry_max_age_check CHECK (max_age > interval '0'),
+    CONSTRAINT retention_registry_max_count_check CHECK (max_count >= 1)
+);
+REVOKE ALL ON TABLE es.retention_registry FROM PUBLIC;
+
+COMMENT ON TABLE es.retention_registry IS
+    'Retention policies by stream category; read es.retention, write through es.create_retention / es.drop_retention';
+
+SELECT pg_catalog.pg_extension_config_dump('es.retention_registry', '');
 
 ------------------------------------------------------------------------
 -- Writing
