@@ -45,6 +45,10 @@ ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 # output_iso/specs/, where pg_isolation_regress looks before specs/.
 REGRESS_PREP = output_iso/specs/bank_concurrency.spec
 
+# The library knows its version, to refuse a store at another one
+# (src/catalog.c).
+PG_CPPFLAGS = -DES_LIBRARY_VERSION=\"$(EXTVERSION)\"
+
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -52,6 +56,8 @@ include $(PGXS)
 # PostgreSQL's own headers are included as system headers, so that warnings
 # flags (make PG_CFLAGS='-Wall -Wextra') report only our code.
 override CPPFLAGS := $(patsubst -I/%,-isystem /%,$(CPPFLAGS))
+
+src/catalog.o: $(EXTENSION).control
 
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
