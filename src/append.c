@@ -63,6 +63,7 @@
 #include "catalog.h"
 #include "check.h"
 #include "event.h"
+#include "lifecycle.h"
 
 static SPIPlanPtr plan_version = NULL;
 static SPIPlanPtr plan_upsert_any = NULL;
@@ -90,6 +91,7 @@ raise_conflict(text *stream_id, int64 expected, int64 actual)
 {
 	char	   *name = text_to_cstring(stream_id);
 
+	es_lifecycle_check_tombstoned(stream_id);	/* 55000, not retried */
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			 errmsg("version conflict on stream \"%s\"", name),
@@ -488,6 +490,7 @@ es_append(PG_FUNCTION_ARGS)
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
 	es_check_not_null(fcinfo, 2, "events", NULL);
 	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
+	es_lifecycle_check_append(stream_id, events, n);	/* "$" names: 42939 */
 
 	es_become_owner(&save);
 	save.appending = true;

@@ -23,6 +23,8 @@
  *						from the log
  *	 log.c				the log's read path: positions, horizon, es.read_all
  *	 subscription.c		subscriptions: create, drop, es.poll, es.wait
+ *	 lifecycle.c		stream lifecycle: delete, tombstone, truncate,
+ *						retention policies, lifecycle events, es.purge
  *	 immutable.c		the trigger that keeps es.events append-only
  *	 catalog.c			owner identity, kept SPI plans, cache invalidation
  */
