@@ -145,15 +145,17 @@ REVOKE ALL ON FUNCTION es.drop_retention(text) FROM PUBLIC;
 -- The one path that removes events: the procedure commits after each
 -- batch, and its DELETE is the only one the immutability trigger lets
 -- through (opened by the C code itself, never by a caller's setting).
-CREATE PROCEDURE es.purge(batch_size integer DEFAULT 10000)
+CREATE PROCEDURE es.purge(
+    batch_size integer DEFAULT 10000,
+    pause_ms   integer DEFAULT 0)
 AS 'MODULE_PATHNAME', 'es_purge'
 LANGUAGE C;
 
-COMMENT ON PROCEDURE es.purge(integer) IS
-    'Physically removes the events that deletions, tombstones, truncations and retention hide (never a lifecycle event), and the snapshots that covered them, batch_size events per transaction; CALL it outside a transaction block';
+COMMENT ON PROCEDURE es.purge(integer, integer) IS
+    'Physically removes the events that deletions, tombstones, truncations and retention hide (never a lifecycle event), and the snapshots that covered them, batch_size events per transaction, pausing pause_ms milliseconds after each batch; CALL it outside a transaction block';
 -- Removing events for good is the store owner's decision: grant EXECUTE
 -- to the role that runs it.
-REVOKE ALL ON PROCEDURE es.purge(integer) FROM PUBLIC;
+REVOKE ALL ON PROCEDURE es.purge(integer, integer) FROM PUBLIC;
 
 COMMENT ON FUNCTION es.refuse_change() IS
     'Trigger function: refuses UPDATE, DELETE and TRUNCATE of es.events for every role; lets through only es.purge''s own DELETE';

@@ -88,7 +88,7 @@ SET ROLE es_janitor;
 CALL es.purge();
 RESET ROLE;
 SELECT count(*) AS events_still_there FROM es.events;
-GRANT EXECUTE ON PROCEDURE es.purge(integer) TO es_janitor;
+GRANT EXECUTE ON PROCEDURE es.purge(integer, integer) TO es_janitor;
 
 -- Small batches: several commits, a stream's hidden events over two batches.
 SET ROLE es_janitor;
@@ -118,7 +118,7 @@ SELECT stream_id, stream_version FROM es.read_all(0, NULL, categories => ARRAY['
 -- Purging again finds what the last appends hid (metric-1 keeps 2 events).
 CALL es.purge();
 SELECT stream_id, stream_version FROM es.events WHERE stream_id = 'metric-1' ORDER BY 2;
-CALL es.purge(1);
+CALL es.purge(1, pause_ms => 1);
 SELECT count(*) FROM es.events;
 
 -- The door is es.purge's own: every other DELETE is still refused, by
@@ -132,6 +132,8 @@ SELECT pg_temp.try($$DELETE FROM es.snapshots$$);   -- the superuser may edit th
 SELECT pg_temp.try($$CALL es.purge(NULL)$$);
 SELECT pg_temp.try($$CALL es.purge(0)$$);
 SELECT pg_temp.try($$CALL es.purge(-1)$$);
+SELECT pg_temp.try($$CALL es.purge(10, NULL)$$);
+SELECT pg_temp.try($$CALL es.purge(10, -1)$$);
 BEGIN;
 CALL es.purge();
 ROLLBACK;
@@ -148,5 +150,5 @@ END $$;
 CALL pg_temp.nightly();
 SELECT count(*) FROM es.events;
 
-REVOKE EXECUTE ON PROCEDURE es.purge(integer) FROM es_janitor;
+REVOKE EXECUTE ON PROCEDURE es.purge(integer, integer) FROM es_janitor;
 DROP ROLE es_janitor;

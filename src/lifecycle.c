@@ -60,6 +60,8 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -809,8 +811,9 @@ purge_batch_as_owner(int32 batch, text **resume, MemoryContext keep,
 PG_FUNCTION_INFO_V1(es_purge);
 
 /*
- * CALL es.purge(batch_size): delete the hidden events, batch_size at a
- * time, committing after each batch.
+ * CALL es.purge(batch_size, pause_ms): delete the hidden events,
+ * batch_size at a time, committing after each batch and then pausing
+ * pause_ms milliseconds (a purge's share of the machine).
  */
 Datum
 es_purge(PG_FUNCTION_ARGS)
@@ -818,6 +821,7 @@ es_purge(PG_FUNCTION_ARGS)
 	CallContext *call = (fcinfo->context && IsA(fcinfo->context, CallContext))
 		? (CallContext *) fcinfo->context : NULL;
 	int32		batch;
+	int32		pause_ms;
 	MemoryContext keep;
 	text	   *resume;
 	int64		events = 0;
@@ -826,6 +830,13 @@ es_purge(PG_FUNCTION_ARGS)
 
 	es_check_not_null(fcinfo, 0, "batch_size", NULL);
 	batch = PG_GETARG_INT32(0);
+	es_check_not_null(fcinfo, 1, "pause_ms", "Pass 0 not to pause between batches.");
+	pause_ms = PG_GETARG_INT32(1);
+	if (pause_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pause_ms must not be negative"),
+				 errdetail("The pause_ms given is %d.", pause_ms)));
 	if (batch < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -853,6 +864,13 @@ es_purge(PG_FUNCTION_ARGS)
 		elog(DEBUG1, "es.purge: " INT64_FORMAT " events and " INT64_FORMAT " snapshots purged so far",
 			 events, snapshots);
 		SPI_commit();
+		/* leave the machine to the appenders for a while */
+		if (!done && pause_ms > 0)
+		{
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 pause_ms, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+		}
 	}
 	MemoryContextDelete(keep);
 	if (SPI_finish() != SPI_OK_FINISH)

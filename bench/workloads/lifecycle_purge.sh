@@ -46,7 +46,7 @@ es_scratch work purge_bench
 es_lock
 es_build_install
 # the bench's settings, with a smaller buffer pool for a shared machine
-es_cluster_start "$work/cluster" "${SETTINGS[@]}" "shared_buffers = 1GB" "synchronous_commit = off"
+es_cluster_start "$work/cluster" "${SETTINGS[@]}" "shared_buffers = 1GB" "synchronous_commit = ${ES_BENCH_SYNC:-on}"
 
 psql_bench() { es_psql -d bench "$@"; }
 position() { psql_bench -At -c "SELECT last_value FROM es.events_global_position_seq"; }

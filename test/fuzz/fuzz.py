@@ -860,7 +860,7 @@ SWEEP = [
     ("es.truncate_stream", [arg_stream, arg_int8]),
     ("es.create_retention", [lambda r: r.choice([q("acct"), q("$acct"), arg_text(r)]), arg_interval, arg_int8]),
     ("es.drop_retention", [lambda r: r.choice([q("acct"), arg_text(r)])]),
-    ("es.purge", [arg_int4]),
+    ("es.purge", [arg_int4, lambda r: r.choice(["0", "1", "NULL", "-1", "2147483647"])]),
     ("es.next_position", [lambda r: r.choice(["'es.events_global_position_seq'", "'es.events'", "0", "NULL"])]),
 ]
 
@@ -902,7 +902,7 @@ def gen_lifecycle(r, c):
             lambda: f"SELECT es.truncate_stream({s}, {r.choice(['1', '2', '3', '5', arg_int8(r)])});",
             lambda: f"SELECT es.create_retention('lc{c}', {arg_interval(r)}, {r.choice(['NULL', '1', '2', arg_int8(r)])});",
             lambda: f"SELECT es.drop_retention('lc{c}');",
-            lambda: f"CALL es.purge({r.choice(['1', '2', '100', 'DEFAULT', arg_int4(r)])});",
+            lambda: f"CALL es.purge({r.choice(['1', '2', '100', 'DEFAULT', arg_int4(r)])}, {r.choice(['0', '1', '5'])});",
             lambda: f"SELECT count(*) FROM es.read_stream({s});",
             lambda: f"SELECT es.fold({s}, 'lc{c}');",
             lambda: f"SELECT es.snapshot({s}, 'lc{c}');",
