@@ -925,7 +925,7 @@ REVOKE ALL ON FUNCTION es.drop_retention(text) FROM PUBLIC;
 -- through (opened by the C code itself, never by a caller's setting).
 CREATE PROCEDURE es.purge(
     batch_size integer DEFAULT 10000,
-    pause_ms   integer DEFAULT 0)
+    pause_ms   integer DEFAULT 250)
 AS 'MODULE_PATHNAME', 'es_purge'
 LANGUAGE C;
 

@@ -90,9 +90,9 @@ RESET ROLE;
 SELECT count(*) AS events_still_there FROM es.events;
 GRANT EXECUTE ON PROCEDURE es.purge(integer, integer) TO es_janitor;
 
--- Small batches: several commits, a stream's hidden events over two batches.
+-- Small batches: several commits and pauses, a stream's hidden events over two batches.
 SET ROLE es_janitor;
-CALL es.purge(batch_size => 2);
+CALL es.purge(batch_size => 2, pause_ms => 1);
 SELECT current_user;
 RESET ROLE;
 

@@ -77,8 +77,9 @@
 #include "event.h"
 #include "lifecycle.h"
 
-/* Events a purge batch deletes when no batch size is given (SQL default). */
+/* What es.purge does when no batch size or pause is given (SQL defaults). */
 #define PURGE_DEFAULT_BATCH 10000
+#define PURGE_DEFAULT_PAUSE_MS 250
 
 static SPIPlanPtr plan_lock = NULL;
 static SPIPlanPtr plan_reserve = NULL;
@@ -830,7 +831,9 @@ es_purge(PG_FUNCTION_ARGS)
 
 	es_check_not_null(fcinfo, 0, "batch_size", NULL);
 	batch = PG_GETARG_INT32(0);
-	es_check_not_null(fcinfo, 1, "pause_ms", "Pass 0 not to pause between batches.");
+	es_check_not_null(fcinfo, 1, "pause_ms",
+					  psprintf("Pass 0 not to pause between batches; the default is %d.",
+							   PURGE_DEFAULT_PAUSE_MS));
 	pause_ms = PG_GETARG_INT32(1);
 	if (pause_ms < 0)
 		ereport(ERROR,

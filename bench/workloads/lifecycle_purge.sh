@@ -2,6 +2,8 @@
 # es.purge of 1,000,000 hidden events while 4 clients append.
 #
 #   bench/workloads/lifecycle_purge.sh [--events N] [--window SECONDS] [--rounds N]
+#                                      [--batch N] [--pause MS]
+#   (ES_BENCH_SYNC=off for synchronous_commit = off; default on)
 #
 # Not an A/B pair of pgbench scripts like the other workloads (bench/run.sh
 # does not run it): it is run on its own, on a throwaway cluster with the
@@ -29,12 +31,16 @@ source "$BENCH/lib.sh"
 events=1000000
 window=20
 rounds=1
+batch=10000
+pause=0
 while [ $# -gt 0 ]; do
     case $1 in
         --events) events=$2; shift ;;
         --window) window=$2; shift ;;
         --rounds) rounds=$2; shift ;;
-        *) echo "usage: $0 [--events N] [--window SECONDS] [--rounds N]" >&2; exit 2 ;;
+        --batch) batch=$2; shift ;;
+        --pause) pause=$2; shift ;;
+        *) echo "usage: $0 [--events N] [--window SECONDS] [--rounds N] [--batch N] [--pause MS]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -63,7 +69,8 @@ $(append_one_sql "'live-' || :n" NULL)
 SQL
 es_give "$work/append.sql"
 
-echo "== es.purge of $events hidden events ($streams streams) while 4 clients append; windows of ${window} s"
+echo "== CALL es.purge($batch, $pause) of $events hidden events ($streams streams) while 4 clients append;" \
+     "windows of ${window} s; synchronous_commit = ${ES_BENCH_SYNC:-on}"
 for round in $(seq 1 "$rounds"); do
     es_psql -d postgres -c "DROP DATABASE IF EXISTS bench" -c "CREATE DATABASE bench"
     psql_bench >/dev/null <<SQL
@@ -97,7 +104,7 @@ SQL
     t0=$(now_s); p0=$(position)
     sleep "$window"
     t1=$(now_s); p1=$(position)
-    psql_bench -c "CALL es.purge()"   # the default batch size
+    psql_bench -c "CALL es.purge($batch, $pause)"
     t2=$(now_s); p2=$(position)
     sleep "$window"
     t3=$(now_s); p3=$(position)
