@@ -75,7 +75,14 @@ static bool policies_valid = false;
 static Oid	policies_relid = InvalidOid;
 static uint64 policies_inval = 0;	/* invalidations seen */
 
-/* Drop the cache on an invalidation of the registry (or of everything). */
+/* es.streams and its primary key, looked up once (see the callback) */
+static Oid	streams_relid = InvalidOid;
+static Oid	streams_pkey = InvalidOid;
+
+/*
+ * Drop the cache on an invalidation of the registry (or of everything),
+ * and forget es.streams on one of es.streams (DROP EXTENSION included).
+ */
 static void
 visibility_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 {
@@ -84,6 +91,8 @@ visibility_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		policies_valid = false;
 		policies_inval++;
 	}
+	if (relid == InvalidOid || relid == streams_relid)
+		streams_relid = InvalidOid;
 }
 
 /* Register the invalidation callback once per backend. */
@@ -213,13 +222,28 @@ age_cutoff(const Interval *max_age, TimestampTz *cutoff)
 void
 es_stream_visibility(text *stream_id, EsVisibility *v)
 {
-	Relation	heap = table_open(es_relid("streams", false), AccessShareLock);
-	Relation	index = index_open(RelationGetPrimaryKeyIndex(heap), AccessShareLock);
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
 	IndexScanDesc scan;
 	ScanKeyData key;
 	char	   *category = NULL;
 	bool		tombstoned = false;
+
+	if (!OidIsValid(streams_relid))
+	{
+		Oid			relid = es_relid("streams", false);
+
+		heap = table_open(relid, AccessShareLock);
+		streams_pkey = RelationGetPrimaryKeyIndex(heap);
+		if (!OidIsValid(streams_pkey))
+			elog(ERROR, "es.streams has no primary key");
+		streams_relid = relid;
+	}
+	else
+		heap = table_open(streams_relid, AccessShareLock);
+	index = index_open(streams_pkey, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
 
 	memset(v, 0, sizeof(EsVisibility));
 	if (RelationGetDescr(heap)->natts < STREAMS_TOMBSTONED)
