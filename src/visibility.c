@@ -117,7 +117,7 @@ policy_cmp(const void *a, const void *b)
 static void
 load_policies(void)
 {
-	Oid			relid = es_relid("retention_registry", false);
+	Oid			relid = es_relid("retention_registry", true);
 	Relation	rel;
 	MemoryContext cxt;
 	MemoryContext old;
@@ -129,6 +129,12 @@ load_policies(void)
 	int			size = 8;
 	uint64		inval_before;
 
+	if (!OidIsValid(relid))
+	{
+		/* a 0.1 store not yet updated: no policies, and look again next time */
+		npolicies = 0;
+		return;
+	}
 	rel = table_open(relid, AccessShareLock);	/* takes pending invalidations */
 	inval_before = policies_inval;
 	policies_relid = relid;
@@ -229,6 +235,7 @@ es_stream_visibility(text *stream_id, EsVisibility *v)
 	ScanKeyData key;
 	char	   *category = NULL;
 	bool		tombstoned = false;
+	bool		lifecycle;
 
 	if (!OidIsValid(streams_relid))
 	{
@@ -246,9 +253,8 @@ es_stream_visibility(text *stream_id, EsVisibility *v)
 	slot = table_slot_create(heap, NULL);
 
 	memset(v, 0, sizeof(EsVisibility));
-	if (RelationGetDescr(heap)->natts < STREAMS_TOMBSTONED)
-		elog(ERROR, "es.streams has %d columns, expected at least %d",
-			 RelationGetDescr(heap)->natts, STREAMS_TOMBSTONED);
+	/* a 0.1 store not yet updated has no lifecycle columns: nothing hidden */
+	lifecycle = RelationGetDescr(heap)->natts >= STREAMS_TOMBSTONED;
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   index->rd_indcollation[0], F_TEXTEQ,
 						   PointerGetDatum(stream_id));
@@ -261,10 +267,13 @@ es_stream_visibility(text *stream_id, EsVisibility *v)
 
 		d = slot_getattr(slot, STREAMS_VERSION, &isnull);
 		v->version = isnull ? 0 : DatumGetInt64(d);
-		d = slot_getattr(slot, STREAMS_HIDDEN_THROUGH, &isnull);
-		v->hidden_through = isnull ? 0 : DatumGetInt64(d);
-		d = slot_getattr(slot, STREAMS_TOMBSTONED, &isnull);
-		tombstoned = !isnull && DatumGetBool(d);
+		if (lifecycle)
+		{
+			d = slot_getattr(slot, STREAMS_HIDDEN_THROUGH, &isnull);
+			v->hidden_through = isnull ? 0 : DatumGetInt64(d);
+			d = slot_getattr(slot, STREAMS_TOMBSTONED, &isnull);
+			tombstoned = !isnull && DatumGetBool(d);
+		}
 		d = slot_getattr(slot, STREAMS_CATEGORY, &isnull);
 		if (!isnull)
 			category = TextDatumGetCString(d);
