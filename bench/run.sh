@@ -49,6 +49,7 @@ WORKLOADS=(
     projection_rebuild
     log_poll
     async_catchup
+    lifecycle_read
 )
 
 mode=full
