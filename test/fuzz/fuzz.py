@@ -888,7 +888,7 @@ def gen_sweep(r, c):
     return "fuzz", "\n".join(out)
 
 
-def gen_lifecycle(r, c):
+def gen_lifecycle_write(r, c):
     """Appends, deletes, tombstones, truncations, retention and purges in any order."""
     streams = [f"lc{c}-{i}" for i in range(3)] + [f"lc{c}"]
     out = [f"SELECT es.create_reducer('lc{c}', rules => '{{\"*\": [{{\"op\": \"count\", \"target\": \"$.n\"}}]}}', "
@@ -1007,7 +1007,7 @@ GENERATORS = [
     ("swapped_upcaster", lambda r, c: gen_swapped(r, c, "upcaster"), 1),
     ("swapped_handler", lambda r, c: gen_swapped(r, c, "handler"), 1),
     ("sweep", gen_sweep, 2),
-    ("lifecycle", gen_lifecycle, 2),
+    ("lifecycle_write", gen_lifecycle_write, 2),
     ("big", gen_big, 1),
     ("lifecycle", gen_lifecycle, 2),
 ]
