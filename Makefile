@@ -12,6 +12,7 @@ OBJS = \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \
+	src/dcb.o \
 	src/read.o \
 	src/upcast.o \
 	src/upcast_rules.o \
