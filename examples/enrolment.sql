@@ -183,7 +183,7 @@ BEGIN
     IF members >= capacity THEN
         RAISE EXCEPTION 'course "%" is full', course_id
             USING ERRCODE = 'check_violation',
-                  DETAIL = format('It takes %s students.', capacity);
+                  DETAIL = format('Its capacity is %s.', capacity);
     END IF;
     IF cardinality(courses) >= enrolment.max_courses() THEN
         RAISE EXCEPTION 'student "%" already takes % courses', student_id, cardinality(courses)
