@@ -65,7 +65,10 @@ COMMENT ON COLUMN es.events.tags IS
 
 -- Tag queries (es.read_events, es.append_if) find tagged events through
 -- this index; untagged events are not in it and cost appends nothing here.
-CREATE INDEX events_tags_idx ON es.events USING gin (tags) WHERE tags IS NOT NULL;
+-- No pending list (fastupdate): every decision searches the index, and a
+-- search reads the whole pending list.
+CREATE INDEX events_tags_idx ON es.events USING gin (tags) WITH (fastupdate = off)
+    WHERE tags IS NOT NULL;
 
 ALTER TYPE es.new_event ADD ATTRIBUTE tags text[];
 

@@ -84,7 +84,10 @@ CREATE UNIQUE INDEX events_global_position_key ON es.events (global_position);
 
 -- Tag queries (es.read_events, es.append_if) find tagged events through
 -- this index; untagged events are not in it and cost appends nothing here.
-CREATE INDEX events_tags_idx ON es.events USING gin (tags) WHERE tags IS NOT NULL;
+-- No pending list (fastupdate): every decision searches the index, and a
+-- search reads the whole pending list.
+CREATE INDEX events_tags_idx ON es.events USING gin (tags) WITH (fastupdate = off)
+    WHERE tags IS NOT NULL;
 
 CREATE TABLE es.streams (
     stream_id   text        NOT NULL,

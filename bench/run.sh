@@ -49,6 +49,9 @@ WORKLOADS=(
     projection_rebuild
     log_poll
     async_catchup
+    dcb_append_if
+    dcb_enrol
+    dcb_tag_query
 )
 
 mode=full

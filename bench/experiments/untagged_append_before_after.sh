@@ -65,7 +65,9 @@ run() {
 for side in before after; do run "$side" 3 >/dev/null; done   # warm up
 : >"$work/results"
 for r in $(seq "$rounds"); do
-    for side in before after; do
+    order="before after"
+    [ $((r % 2)) = 0 ] && order="after before"	# ABBA: neither side always runs second
+    for side in $order; do
         tps=$(run "$side" "$seconds")
         echo "round $r $side $tps" | tee -a "$work/results"
     done
