@@ -165,3 +165,16 @@ WHERE locktype = 'advisory' AND objsubid IN (17750, 17751) AND pid = pg_backend_
 GROUP BY objsubid, mode ORDER BY 1, 2;
 ROLLBACK;
 SELECT count(*) FROM es.read_events('[{"tags": ["tag-1-1"]}]');
+-- The conditions of one transaction lock at most 256 buckets (they cannot
+-- escalate): past that, 54000.
+DO $$
+DECLARE i int := 0;
+BEGIN
+    LOOP
+        i := i + 1;
+        PERFORM es.append_if(jsonb_build_array(jsonb_build_object('tags', jsonb_build_array('cap:' || i))),
+                             0, 'cap-' || i, NULL, es.event('T', '{}'));
+    END LOOP;
+EXCEPTION WHEN program_limit_exceeded THEN
+    RAISE NOTICE 'refused with 54000 after more than 256 conditions: %', i > 256;
+END $$;

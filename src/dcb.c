@@ -29,13 +29,17 @@
  *
  * The cap.  There are at most ES_DCB_BUCKETS bucket locks, so the lock
  * table cannot be flooded by tags, and a transaction holds at most
- * ES_DCB_XACT_LOCKS of them: an append that would lock more takes the
- * escalation lock in ROW EXCLUSIVE mode instead (and no more buckets until
- * its transaction ends); every condition takes the escalation lock in
- * SHARE mode, which conflicts with ROW EXCLUSIVE only.  So an escalated
- * appender serializes with every condition, and with nothing else.  The
- * horizon (log.c) reads the lock table: it holds at most
- * ES_DCB_XACT_LOCKS + 1 entries of ours per appending transaction.
+ * ES_DCB_XACT_LOCKS of them for its appends: an append that would lock
+ * more takes the escalation lock in ROW EXCLUSIVE mode instead (and no
+ * more buckets until its transaction ends); every condition takes the
+ * escalation lock in SHARE mode, which conflicts with ROW EXCLUSIVE only.
+ * So an escalated appender serializes with every condition, and with
+ * nothing else.  Conditions cannot escalate (appenders take no lock a
+ * condition could share): one condition locks at most ES_DCB_XACT_LOCKS
+ * buckets, the conditions of one transaction at most
+ * ES_DCB_XACT_CONDITION_LOCKS.  The horizon (log.c) reads the lock table:
+ * it holds at most ES_DCB_XACT_LOCKS + 1 entries of ours per transaction
+ * that appends without conditions.
  *
  * Why the condition sees every event that could match (the proof).
  *
@@ -123,6 +127,24 @@ static bool escalated = false;	/* ROW EXCLUSIVE on the escalation lock */
 static bool escalation_share = false;	/* SHARE on it (a condition) */
 
 static SPIPlanPtr plan_insert_tagged = NULL;
+
+/*
+ * Plans of query shapes (the SQL text says which items have tags, types or
+ * both, and whether a read has a limit), parsed once per backend.  Reads
+ * are planned for each call's values: a generic plan cannot tell a
+ * position near the end of the log from one at its start, and would read
+ * a tag's events in position order through the position index.  A
+ * condition's check (no order) leaves the choice to the plan cache, which
+ * keeps planning afresh while that is cheaper than its generic plan.
+ */
+#define DCB_KEPT_PLANS 64
+typedef struct KeptPlan
+{
+	char	   *sql;
+	SPIPlanPtr	plan;
+} KeptPlan;
+static KeptPlan kept_plans[DCB_KEPT_PLANS];
+static int	nkept_plans = 0;
 
 /* A bucket to lock, and how. */
 typedef struct BucketLock
@@ -298,6 +320,38 @@ query_nparams(const EsDcbQuery *q)
 	return n;
 }
 
+/*
+ * Open a read-only cursor over sql with these arguments, under the active
+ * snapshot, through a kept plan of its shape prepared with cursor_options
+ * (parsed afresh past DCB_KEPT_PLANS shapes).  Inside SPI.
+ */
+static Portal
+open_query(const char *sql, int nargs, Oid *argtypes, Datum *values,
+		   int cursor_options)
+{
+	int			i;
+
+	for (i = 0; i < nkept_plans; i++)
+		if (strcmp(kept_plans[i].sql, sql) == 0)
+			return SPI_cursor_open(NULL, kept_plans[i].plan, values, NULL, true);
+	if (nkept_plans < DCB_KEPT_PLANS)
+	{
+		KeptPlan   *k = &kept_plans[nkept_plans];
+
+		k->plan = SPI_prepare_cursor(sql, nargs, argtypes, cursor_options);
+		if (k->plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(k->plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		k->sql = MemoryContextStrdup(TopMemoryContext, sql);
+		nkept_plans++;
+		return SPI_cursor_open(NULL, k->plan, values, NULL, true);
+	}
+	return SPI_cursor_open_with_args(NULL, sql, nargs, argtypes, values, NULL, true,
+									 cursor_options);
+}
+
 /* Raise the condition's conflict error for the event found. */
 static void
 raise_condition_failed(const EsDcbCondition *cond, int64 position,
@@ -342,8 +396,7 @@ check_condition(const EsDcbCondition *cond, const EsNewEvent *events, int n)
 
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetLatestSnapshot());
-	portal = SPI_cursor_open_with_args(NULL, sql.data, nparams, argtypes, values,
-									   NULL, true, 0);
+	portal = open_query(sql.data, nparams, argtypes, values, 0);
 	PopActiveSnapshot();
 	while (!done)
 	{
@@ -416,12 +469,12 @@ es_dcb_append_begin(const EsDcbCondition *cond, const EsNewEvent *events, int n)
 		else if (locks[i].mode == ExclusiveLock && !BIT_SET(held_excl, locks[i].bucket))
 			new_excl++;
 	}
-	if (nheld_excl + new_excl > ES_DCB_XACT_LOCKS)
+	if (nheld_excl + new_excl > ES_DCB_XACT_CONDITION_LOCKS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many append conditions in one transaction"),
 				 errdetail("The conditions of this transaction would lock %d buckets; at most %d are allowed.",
-						   nheld_excl + new_excl, ES_DCB_XACT_LOCKS),
+						   nheld_excl + new_excl, ES_DCB_XACT_CONDITION_LOCKS),
 				 errhint("Use fewer query items, or commit between decisions.")));
 	if (cond != NULL && !escalation_share)
 	{
@@ -764,8 +817,8 @@ es_read_events(PG_FUNCTION_ARGS)
 			/* a snapshot taken after the horizon, in every isolation level */
 			CommandCounterIncrement();
 			PushActiveSnapshot(GetLatestSnapshot());
-			portal = SPI_cursor_open_with_args(NULL, sql.data, nparams, argtypes,
-											   values, NULL, true, 0);
+			portal = open_query(sql.data, nparams, argtypes, values,
+								CURSOR_OPT_CUSTOM_PLAN);
 			PopActiveSnapshot();
 			es_event_cursor_open(&cursor, portal, DCB_BATCH);
 			while (es_event_cursor_next(&cursor, row, rownulls))

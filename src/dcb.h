@@ -23,10 +23,16 @@
 
 /*
  * Most distinct buckets one transaction's appends lock; past it they take
- * the escalation lock instead.  Also the most buckets the conditions of
- * one transaction may lock.
+ * the escalation lock instead.  Also the most buckets one condition may
+ * lock.
  */
 #define ES_DCB_XACT_LOCKS 32
+
+/*
+ * Most distinct buckets the conditions of one transaction may lock (they
+ * cannot escalate: appenders take no lock that a condition could share).
+ */
+#define ES_DCB_XACT_CONDITION_LOCKS 256
 
 /* Limits on a query: items, and types or tags per item. */
 #define ES_DCB_MAX_ITEMS 32
