@@ -28,21 +28,26 @@ chmod 644 "$work/horizon.sql"
 # hold KIND: HOLDERS sessions that append and stay in their transaction
 pids=()
 hold() {
-    local kind=$1 i tags
+    local kind=$1 i n=0 tries=0
     case $kind in
-        untagged) tags="NULL" ;;
-        tagged) tags="(SELECT array_agg('h' || :i || '-' || j) FROM generate_series(1, 31) j)" ;;
-        escalated) tags="(SELECT array_agg('h' || :i || '-' || j) FROM generate_series(1, 40) j)" ;;
+        untagged) n=0 ;;
+        tagged) n=31 ;;
+        escalated) n=60 ;;
     esac
+    # events of up to 30 tags each, n tags in all
+    events="es.event('Held', '{}')"
+    [ "$n" -gt 0 ] && events="VARIADIC (SELECT array_agg(es.event('Held', '{}', tags => t)) FROM (SELECT array_agg('h' || :i || '-' || j) AS t FROM generate_series(1, $n) j GROUP BY j / 30) g)"
     for i in $(seq "$holders"); do
         printf '%s\n' "\\set i $i" "BEGIN;" \
-            "SELECT es.append('h-' || :i, NULL, es.event('Held', '{}', tags => $tags));" \
+            "SELECT es.append('h-' || :i, NULL, $events);" \
             "SELECT pg_sleep(3600);" |
             PGAPPNAME=holder es_pg psql -X -q -d bench >/dev/null 2>&1 &
         pids+=($!)
     done
     until [ "$(es_psql -d bench -At -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'holder' AND query LIKE '%pg_sleep%'")" = "$holders" ]; do
         sleep 0.2
+        tries=$((tries + 1))
+        [ "$tries" -lt 300 ] || { echo "the holders did not all start (see the server log)" >&2; exit 1; }
     done
 }
 release() {

@@ -2,23 +2,22 @@
 # Untagged es.append throughput of this checkout against an earlier commit
 # (default: the merge base with main), in one run: the earlier commit is
 # built into a second private install ($ES_PG_ROOT-before), each build gets
-# a cluster of its own, and pgbench runs alternate between the two, so that
-# both sides see the same machine load.  Prints every run and the ratio of
-# the medians (after / before).
+# a cluster of its own, and the runs alternate between the two (ABBA), so
+# that both sides see the same machine load.  Prints every run and the
+# ratio of the medians.
 #
-#   ES_PG_ROOT=/path/root bench/experiments/untagged_append_before_after.sh [REV] [ROUNDS] [SECONDS] [CLIENTS]
+#   ES_PG_ROOT=/path/root bench/experiments/untagged_append_before_after.sh [REV] [ROUNDS] [APPENDS]
 #
-# The workload: one untagged event per transaction to a random one of
-# 10,000 streams, no expected version (what the bookkeeping of the
-# consistency boundaries adds to every append: one bucket lock per type).
+# The workload: one untagged event per transaction to one of 10,000
+# streams, no expected version (what the bookkeeping of the consistency
+# boundaries adds to every append: one bucket lock per type).
 set -eu
 : "${ES_PG_ROOT:?set ES_PG_ROOT to a private install root}"
 source "$(dirname "$0")/../lib.sh"
 cd "$ES_ROOT"
 rev=${1:-$(git merge-base HEAD main)}
-rounds=${2:-5}
-seconds=${3:-10}
-clients=${4:-2}
+rounds=${2:-6}
+appends=${3:-20000}
 
 after_root=$ES_PG_ROOT
 before_root=$ES_PG_ROOT-before
@@ -52,24 +51,41 @@ for side in before after; do
 done
 PG_BINDIR=$after_root/usr/lib/postgresql/$PG_MAJOR/bin
 
-cat >"$work/append.sql" <<SQL
-\\set n random(1, 10000)
-$(append_one_sql "'acct-' || :n" NULL)
+# CPU time, not wall time: on a shared machine the wall time of a run
+# swings by 4x with the other work, the CPU time a backend spends per
+# append much less.  Each round runs a procedure in each cluster that
+# appends N untagged events, one per transaction (synchronous_commit off),
+# and reads its own CPU time from /proc/self/schedstat before and after.
+for side in before after; do
+    PGHOST=$work/$side PGPORT=${port[$side]} es_psql -d bench <<'SQL'
+CREATE FUNCTION public.cpu_ns() RETURNS bigint LANGUAGE sql
+RETURN split_part(pg_read_file('/proc/self/schedstat'), ' ', 1)::bigint;
+CREATE PROCEDURE public.appends(n int, INOUT ns_per_append bigint DEFAULT NULL)
+LANGUAGE plpgsql AS $$
+DECLARE t0 bigint; i int;
+BEGIN
+    t0 := public.cpu_ns();
+    FOR i IN 1..n LOOP
+        PERFORM es.append('acct-' || (1 + (i * 7919) % 10000), NULL,
+                          es.event('Deposited', '{"amount": 42, "currency": "EUR", "note": "benchmark event payload"}'));
+        COMMIT;
+    END LOOP;
+    ns_per_append := (public.cpu_ns() - t0) / n;
+END $$;
 SQL
-chmod 644 "$work/append.sql"
-
+done
 run() {
-    PGHOST=$work/$1 PGPORT=${port[$1]} es_pg pgbench -n -M prepared -c "$clients" -j "$clients" \
-        -T "$2" -f "$work/append.sql" bench | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+    PGHOST=$work/$1 PGPORT=${port[$1]} PGOPTIONS="-c synchronous_commit=off" \
+        es_psql -d bench -At -c "CALL public.appends($2)"
 }
-for side in before after; do run "$side" 3 >/dev/null; done   # warm up
+for side in before after; do run "$side" 2000 >/dev/null; done   # warm up
 : >"$work/results"
 for r in $(seq "$rounds"); do
     order="before after"
     [ $((r % 2)) = 0 ] && order="after before"	# ABBA: neither side always runs second
     for side in $order; do
-        tps=$(run "$side" "$seconds")
-        echo "round $r $side $tps" | tee -a "$work/results"
+        ns=$(run "$side" "$appends")
+        echo "round $r $side $ns" | tee -a "$work/results"
     done
 done
 awk '
@@ -81,5 +97,5 @@ awk '
     $3 == "after" { a[++na] = $4 }
     END {
         mb = median(b, nb); ma = median(a, na)
-        printf "median tps: before %.0f, after %.0f, after/before %.3f\n", mb, ma, ma / mb
+        printf "median CPU per append: before %.1f us, after %.1f us; throughput after/before %.3f\n", mb / 1000, ma / 1000, mb / ma
     }' "$work/results"
