@@ -3,9 +3,9 @@
 # (es.log_horizon, which every es.read_all, es.read_events, es.poll and
 # async projection computes, scans the lock table).  HOLDERS transactions
 # stay open after appending: with no tags (one position lock and one type
-# bucket each), or with 31 tags (32 buckets each, the most a transaction
-# holds before it escalates), or past the cap (escalated: one escalation
-# lock each).  Then pgbench runs SELECT es.log_horizon() for SECONDS with
+# bucket each), with 3 tags, with 31 tags (32 buckets each, the most a
+# transaction holds before it escalates), or past the cap (escalated: one
+# escalation lock each).  Then pgbench runs SELECT es.log_horizon() for SECONDS with
 # nothing else open and with each kind of holder; prints the rate and the
 # lock table's size, alternating the kinds ROUNDS times.
 #
@@ -31,6 +31,7 @@ hold() {
     local kind=$1 i n=0 tries=0
     case $kind in
         untagged) n=0 ;;
+        tags3) n=3 ;;
         tagged) n=31 ;;
         escalated) n=60 ;;
     esac
@@ -58,7 +59,7 @@ release() {
 trap 'release; es_cluster_stop "$work/cluster"' EXIT
 
 for r in $(seq "$rounds"); do
-    for kind in none untagged tagged escalated; do
+    for kind in none untagged tags3 tagged escalated; do
         [ "$kind" != none ] && hold "$kind"
         locks=$(es_psql -d bench -At -c "SELECT count(*) FROM pg_locks")
         tps=$(es_pg pgbench -n -c 1 -T "$seconds" -f "$work/horizon.sql" bench | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
