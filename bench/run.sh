@@ -50,6 +50,9 @@ WORKLOADS=(
     log_poll
     async_catchup
     lifecycle_read
+    dcb_append_if
+    dcb_enrol
+    dcb_tag_query
 )
 
 mode=full

@@ -115,8 +115,8 @@ SELECT pg_temp.digest() AS before \gset
 SELECT pg_temp.try($$SELECT es.event('$deleted', '{}')$$);
 SELECT pg_temp.try($$SELECT es.append('$account-2', NULL, es.event('Opened', '{}'))$$);
 SELECT pg_temp.try($$SELECT es.append('account-2', NULL, es.event('Deposited', '{}'),
-                                      ROW('$deleted', '{}', NULL, NULL, NULL, NULL)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('$', 0, ROW('$', '{}', NULL, NULL, NULL, NULL)::es.new_event)$$);
+                                      ROW('$deleted', '{}', NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('$', 0, ROW('$', '{}', NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
 SELECT pg_temp.try($$SELECT es.delete_stream('$account-1')$$);
 SELECT pg_temp.try($$SELECT es.tombstone_stream('$account-1')$$);
 SELECT pg_temp.try($$SELECT es.truncate_stream('$account-1', 1)$$);

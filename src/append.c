@@ -62,6 +62,7 @@
 #include "append.h"
 #include "catalog.h"
 #include "check.h"
+#include "dcb.h"
 #include "event.h"
 #include "lifecycle.h"
 
@@ -344,6 +345,8 @@ insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
 	char		nulls[8];
 	uint64		rows;
 
+	if (es_dcb_insert_tagged(stream_id, first, events, n))
+		return;
 	memset(nulls, ' ', sizeof(nulls));
 	values[0] = PointerGetDatum(stream_id);
 	if (n == 1)
@@ -421,12 +424,18 @@ insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
 		elog(ERROR, "inserted " UINT64_FORMAT " events, expected %d", rows, n);
 }
 
-/* Append the checked batch; runs inside SPI as the extension's owner. */
+/*
+ * Append the checked batch, under the condition cond (NULL: none); runs
+ * inside SPI as the extension's owner.
+ */
 static int64
 append_batch(text *stream_id, bool any_version, int64 expected,
-			 EsNewEvent *events, int n)
+			 EsNewEvent *events, int n, const EsDcbCondition *cond)
 {
 	int64		new_version;
+
+	/* the lock buckets of the events' types and tags, the condition */
+	es_dcb_append_begin(cond, events, n);
 
 	if (any_version)
 	{
@@ -469,15 +478,16 @@ append_batch(text *stream_id, bool any_version, int64 expected,
 	return new_version;
 }
 
-PG_FUNCTION_INFO_V1(es_append);
-
-/* es.append(stream_id, expected_version, VARIADIC events) */
-Datum
-es_append(PG_FUNCTION_ARGS)
+/*
+ * es.append's arguments (stream_id, expected_version, VARIADIC events),
+ * from argument argoff on, appended under the condition cond (NULL: none).
+ */
+int64
+es_append_call(FunctionCallInfo fcinfo, int argoff, const EsDcbCondition *cond)
 {
-	text	   *stream_id = es_check_stream_id(fcinfo, 0);
-	bool		any_version = PG_ARGISNULL(1);
-	int64		expected = any_version ? 0 : PG_GETARG_INT64(1);
+	text	   *stream_id = es_check_stream_id(fcinfo, argoff);
+	bool		any_version = PG_ARGISNULL(argoff + 1);
+	int64		expected = any_version ? 0 : PG_GETARG_INT64(argoff + 1);
 	EsNewEvent *events;
 	int			n;
 	EsUserSwitch save;
@@ -488,8 +498,8 @@ es_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected_version must not be negative"),
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
-	es_check_not_null(fcinfo, 2, "events", NULL);
-	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
+	es_check_not_null(fcinfo, argoff + 2, "events", NULL);
+	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(argoff + 2), &events);
 	es_lifecycle_check_append(stream_id, events, n);	/* "$" names: 42939 */
 
 	es_become_owner(&save);
@@ -498,7 +508,7 @@ es_append(PG_FUNCTION_ARGS)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		new_version = append_batch(stream_id, any_version, expected, events, n);
+		new_version = append_batch(stream_id, any_version, expected, events, n, cond);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -508,5 +518,14 @@ es_append(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	PG_RETURN_INT64(new_version);
+	return new_version;
+}
+
+PG_FUNCTION_INFO_V1(es_append);
+
+/* es.append(stream_id, expected_version, VARIADIC events) */
+Datum
+es_append(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(es_append_call(fcinfo, 0, NULL));
 }

@@ -347,7 +347,7 @@ write_event(text *stream_id, const char *type, int64 version,
 	{
 		es_run_plan(es_keep_plan(&plan_write_event,
 								 "SELECT es.append($1, NULL,"
-								 " ROW($2, $3, $4, NULL, NULL, 1)::es.new_event)",
+								 " ROW($2, $3, $4, NULL, NULL, 1, NULL)::es.new_event)",
 								 4, argtypes),
 					values, NULL, false, 0, SPI_OK_SELECT);
 	}
