@@ -25,16 +25,16 @@ CREATE FUNCTION public.tick_v3(data jsonb) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT data || jsonb_build_object('twice', (data->>'count')::numeric * 2) $$;
 SELECT es.create_upcaster('Tick', 1, '[{"op": "move", "from": "$.data.n", "target": "$.count"}]');
 SELECT es.create_upcaster('Tick', 2, fn => 'public.tick_v3(jsonb)');
-SELECT es.append('c-1', 0, es.event('Opened', '{}'), es.event('Closed', '{}'));
-SELECT es.delete_stream('c-1', 2);
-SELECT es.append('c-1', 2, es.event('Reopened', '{}'));
-SELECT es.append('d-1', 0, es.event('Opened', '{}'));
-SELECT es.tombstone_stream('d-1');
-SELECT es.tombstone_stream('d-9');
-SELECT es.append('f-1', 0, es.event('A', '{}'), es.event('B', '{}'), es.event('C', '{}'));
-SELECT es.truncate_stream('f-1', 3);
-SELECT es.create_retention('g', max_count => 1);
-SELECT es.append('g-1', 0, es.event('G', '{}'), es.event('G', '{}'));
+SELECT es.append('del-1', 0, es.event('Opened', '{}'), es.event('Closed', '{}'));
+SELECT es.delete_stream('del-1', 2);
+SELECT es.append('del-1', 2, es.event('Reopened', '{}'));
+SELECT es.append('tomb-1', 0, es.event('Opened', '{}'));
+SELECT es.tombstone_stream('tomb-1');
+SELECT es.tombstone_stream('tomb-9');
+SELECT es.append('trunc-1', 0, es.event('A', '{}'), es.event('B', '{}'), es.event('C', '{}'));
+SELECT es.truncate_stream('trunc-1', 3);
+SELECT es.create_retention('ret', max_count => 1);
+SELECT es.append('ret-1', 0, es.event('G', '{}'), es.event('G', '{}'));
 SQL
 es_copy_db src dst
 
@@ -69,17 +69,17 @@ echo "after restore: $out (max position before: $max)"
 # a deleted stream goes on at its version, purge removes the same events
 out=$(es_psql -d dst -At <<'SQL'
 DO $$ BEGIN
-    PERFORM es.append('d-1', 1, es.event('Again', '{}'));
+    PERFORM es.append('tomb-1', 1, es.event('Again', '{}'));
     RAISE EXCEPTION 'appended to a tombstoned stream';
 EXCEPTION WHEN object_not_in_prerequisite_state THEN NULL;
 END $$;
-SELECT es.append('c-1', 3, es.event('Noted', '{}'));
+SELECT es.append('del-1', 3, es.event('Noted', '{}'));
 SQL
 )
-echo "append to c-1 after restore: $out"
+echo "append to del-1 after restore: $out"
 [ "$out" = 4 ]
 es_psql -d src -c "CALL es.purge()"
 es_psql -d dst -c "CALL es.purge()"
 es_same_rows src dst "SELECT string_agg(stream_id || ':' || stream_version, ',' ORDER BY global_position)
-                      FROM es.events WHERE stream_id IN ('c-1', 'd-1', 'f-1', 'g-1', '\$c-1', '\$d-1', '\$d-9', '\$f-1')
+                      FROM es.events WHERE stream_id IN ('del-1', 'tomb-1', 'trunc-1', 'ret-1', '\$del-1', '\$tomb-1', '\$tomb-9', '\$trunc-1')
                       AND stream_version <= 3"
