@@ -12,6 +12,7 @@ OBJS = \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \
+	src/event_insert.o \
 	src/read.o \
 	src/upcast.o \
 	src/upcast_rules.o \
