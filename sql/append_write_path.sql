@@ -22,6 +22,15 @@ SELECT stream_version, note FROM es.events WHERE stream_id = 'w-1' ORDER BY 1;
 SELECT regexp_replace(pg_temp.try($$SELECT es.append('w-1', 2, es.event('Forbidden', '{}'))$$),
                       ' \| Failing row .*\[', ' [');
 SELECT es.stream_version('w-1');
+-- A row trigger added later fires, its WHEN clause seeing the new row.
+CREATE FUNCTION pg_temp.flagged() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'flagged: % version %', NEW.stream_id, NEW.stream_version;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER events_flagged AFTER INSERT ON es.events
+    FOR EACH ROW WHEN (NEW.data ? 'flag') EXECUTE FUNCTION pg_temp.flagged();
+SELECT es.append('w-1', 2, es.event('E', '{}'), es.event('E', '{"flag": true}'));
 ROLLBACK;
 
 -- Back to the table as made: no such column, no such constraint.

@@ -20,9 +20,9 @@
  * from the catalog, evaluated in column order as an INSERT evaluates it.
  *
  * What an INSERT re-derives from the catalog on every execution is kept
- * per backend instead: the column numbers, the planned default
- * expressions, the planned CHECK constraints and their executable states
- * (so the constraints are not parsed from their stored text per append).
+ * per backend instead: the column numbers and the executable states of
+ * the default expressions, the CHECK constraints and the triggers' WHEN
+ * clauses (so none is parsed from its stored text per append).
  * All of it is forgotten on a relcache invalidation of es.events (ALTER
  * TABLE, DROP EXTENSION, or a cache reset) and rebuilt on next use from the
  * relation as it is then.
@@ -38,6 +38,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "rewrite/rewriteManip.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -78,6 +79,9 @@ typedef struct InsertCache
 	ExprState **defaults;		/* per attribute: its default, or NULL */
 	int			ncheck;
 	ExprState **checks;			/* in the order of rd_att->constr->check */
+	int			ntriggers;
+	Oid		   *tgoids;			/* in the order of rd_rel->trigdesc */
+	ExprState **whens;			/* each trigger's WHEN, or NULL */
 } InsertCache;
 
 static InsertCache *cache = NULL;
@@ -151,6 +155,27 @@ build_cache(Relation rel)
 		for (i = 0; i < c->ncheck; i++)
 			c->checks[i] = ExecInitExpr(expression_planner((Expr *) stringToNode(desc->constr->check[i].ccbin)),
 										NULL);
+	}
+	/* the WHEN clauses, prepared as TriggerEnabled prepares them */
+	c->ntriggers = rel->trigdesc ? rel->trigdesc->numtriggers : 0;
+	if (c->ntriggers > 0)
+	{
+		c->tgoids = palloc(sizeof(Oid) * c->ntriggers);
+		c->whens = palloc0(sizeof(ExprState *) * c->ntriggers);
+		for (i = 0; i < c->ntriggers; i++)
+		{
+			Trigger    *trigger = &rel->trigdesc->triggers[i];
+			Node	   *qual;
+
+			c->tgoids[i] = trigger->tgoid;
+			if (trigger->tgqual == NULL)
+				continue;
+			qual = stringToNode(trigger->tgqual);
+			ChangeVarNodes(qual, PRS2_OLD_VARNO, INNER_VAR, 0);
+			ChangeVarNodes(qual, PRS2_NEW_VARNO, OUTER_VAR, 0);
+			qual = (Node *) make_ands_implicit((Expr *) qual);
+			c->whens[i] = ExecInitQual((List *) expression_planner((Expr *) qual), NULL);
+		}
 	}
 	MemoryContextSwitchTo(old);
 
@@ -305,8 +330,19 @@ es_insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
 											  estate);
 		MemoryContextSwitchTo(old);
 	}
-	else if (c->ncheck > 0)
-		rri->ri_ConstraintExprs = c->checks;
+	else
+	{
+		TriggerDesc *trigdesc = rri->ri_TrigDesc;
+		int			t;
+
+		if (c->ncheck > 0)
+			rri->ri_ConstraintExprs = c->checks;
+		/* the copy of the relation's triggers, in the same order */
+		if (trigdesc != NULL && trigdesc->numtriggers == c->ntriggers)
+			for (t = 0; t < c->ntriggers; t++)
+				if (trigdesc->triggers[t].tgoid == c->tgoids[t])
+					rri->ri_TrigWhenExprs[t] = c->whens[t];
+	}
 
 	insert_rows(c, defaults, estate, rri, stream_id, first, events, n);
 
