@@ -16,7 +16,8 @@
 #
 #   bench/experiments/append_gap.sh [BEFORE]
 #   environment: RUNS (3), DURATION (8 s), CLIENTS ("1 4"), SYNC ("on off"),
-#                WORKLOADS ("append_one_any append_one_exact")
+#                WORKLOADS ("append_one_any append_one_exact"),
+#                SIDES (the order above; a subset leaves its ratios empty)
 # Installs nothing shared and takes no lock.  The machine's other work shows
 # in the spread: compare ratios of sides that ran next to each other.
 set -euo pipefail
@@ -27,6 +28,7 @@ duration=${DURATION:-8}
 clients=${CLIENTS:-1 4}
 syncs=${SYNC:-on off}
 workloads=${WORKLOADS:-append_one_any append_one_exact}
+sides=${SIDES:-raw@before es@before raw@after es@after guarded@after}
 
 cd "$ES_ROOT"
 es_install_deps
@@ -108,7 +110,7 @@ for wl in $workloads; do
     for c in $clients; do
         for sync in $syncs; do
             for r in $(seq 1 "$runs"); do
-                for run in raw@before es@before raw@after es@after guarded@after; do
+                for run in $sides; do
                     script=${run%@*} side=${run#*@}
                     on $side es_psql -d bench -c CHECKPOINT
                     tps=$(PGOPTIONS="-c synchronous_commit=$sync" on $side bench_pgbench \
@@ -120,15 +122,17 @@ for wl in $workloads; do
             awk -F'\t' -v wl="$wl" -v c="$c" -v sync="$sync" '
                 function median(side,   n, i, j, t, a) {
                     n = 0; for (k in v) { split(k, p, SUBSEP); if (p[1] == side) a[++n] = v[k] }
+                    if (n == 0) return 0
                     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
                 }
+                function q(a, b) { return b > 0 ? a / b : 0 }
                 $1 == wl && $2 == c && $3 == sync { v[$5, $4] = $6 }
                 END {
                     rb = median("raw@before"); eb = median("es@before"); ra = median("raw@after")
                     ea = median("es@after"); ga = median("guarded@after")
                     printf "   %s client(s), synchronous_commit %s: raw %.0f / es %.0f (before) | raw %.0f / es %.0f / guarded %.0f (after)\n", c, sync, rb, eb, ra, ea, ga
-                    printf "      es/raw before %.2f, after %.2f; es/guarded after %.2f; es after/before %.2f\n", eb / rb, ea / ra, ea / ga, ea / eb
+                    printf "      es/raw before %.2f, after %.2f; es/guarded after %.2f; es after/before %.2f\n", q(eb, rb), q(ea, ra), q(ea, ga), q(ea, eb)
                 }' "$results"
         done
     done
