@@ -118,7 +118,8 @@ build_cache(Relation rel)
 	InsertCache *c;
 	int			i;
 
-	cxt = AllocSetContextCreate(CacheMemoryContext, "event_sourcing insert cache",
+	/* under the current context until complete: an error frees it */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "event_sourcing insert cache",
 								ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	c = palloc0(sizeof(InsertCache));
@@ -178,6 +179,7 @@ build_cache(Relation rel)
 		}
 	}
 	MemoryContextSwitchTo(old);
+	MemoryContextSetParent(cxt, CacheMemoryContext);
 
 	if (cache != NULL && insert_depth == 0)
 		MemoryContextDelete(cache->cxt);
