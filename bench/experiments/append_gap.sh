@@ -11,7 +11,8 @@
 # (gap-safe positions, the idempotency probe: bench/sql/guarded_schema.sql).
 # Prints, per workload, client count and synchronous_commit, the median
 # transactions/s of each side and the ratios es/raw (before and after),
-# es/guarded (after) and after/before; the raw figures go to
+# es/guarded (after) and after/before, and with one client the same for the
+# server backend's CPU time per transaction; the raw figures go to
 # bench/out/gap-results.tsv.
 #
 #   bench/experiments/append_gap.sh [BEFORE]
@@ -89,7 +90,35 @@ SQL
     fi
 }
 
-printf 'workload\tclients\tsync\trun\tside\ttps\n' >"$results"
+# measure SIDE CLIENTS SYNC SCRIPT: one pgbench run; sets tps and, with one
+# client, cpu: the server backend's CPU time (user + system, from /proc)
+# per transaction in microseconds, which the machine's other work disturbs
+# far less than the throughput (time spent waiting for a core is not in it)
+measure() {
+    local side=$1 c=$2 sync=$3 script=$4 pid bpid="" ticks=0 t n
+    PGOPTIONS="-c synchronous_commit=$sync" on "$side" bench_pgbench -c "$c" -j "$c" \
+        -T "$duration" --max-tries=10 -f "$script" >"$work/pgbench.log" 2>&1 &
+    pid=$!
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$c" = 1 ] && [ -z "$bpid" ]; then
+            bpid=$(on "$side" es_psql -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'bench' LIMIT 1" 2>/dev/null || true)
+        fi
+        # read often: what the backend spends after the last read is lost
+        if [ -n "$bpid" ] && read -r -a t 2>/dev/null <"/proc/$bpid/stat"; then
+            ticks=$((t[13] + t[14]))
+        fi
+        sleep 0.05
+    done
+    wait "$pid" || true
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log")
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.log")
+    cpu=""
+    if [ -n "$bpid" ] && [ "${n:-0}" -gt 0 ]; then
+        cpu=$(awk -v t="$ticks" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
+    fi
+}
+
+printf 'workload\tclients\tsync\trun\tside\ttps\tcpu_us\n' >"$results"
 for wl in $workloads; do
     unset -f setup_sql script_a script_b
     source "$BENCH/workloads/$wl.sh"
@@ -113,10 +142,8 @@ for wl in $workloads; do
                 for run in $sides; do
                     script=${run%@*} side=${run#*@}
                     on $side es_psql -d bench -c CHECKPOINT
-                    tps=$(PGOPTIONS="-c synchronous_commit=$sync" on $side bench_pgbench \
-                        -c "$c" -j "$c" -T "$duration" --max-tries=10 -f "$work/$wl-$script.sql" 2>&1 |
-                        sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-                    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$c" "$sync" "$r" "$run" "$tps" >>"$results"
+                    measure "$side" "$c" "$sync" "$work/$wl-$script.sql"
+                    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$c" "$sync" "$r" "$run" "$tps" "$cpu" >>"$results"
                 done
             done
             awk -F'\t' -v wl="$wl" -v c="$c" -v sync="$sync" '
@@ -127,12 +154,24 @@ for wl in $workloads; do
                     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
                 }
                 function q(a, b) { return b > 0 ? a / b : 0 }
-                $1 == wl && $2 == c && $3 == sync { v[$5, $4] = $6 }
+                function cmedian(side,   n, i, j, t, a) {
+                    n = 0; for (k in cu) { split(k, p, SUBSEP); if (p[1] == side) a[++n] = cu[k] }
+                    if (n == 0) return 0
+                    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+                    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+                }
+                $1 == wl && $2 == c && $3 == sync { v[$5, $4] = $6; if ($7 != "") cu[$5, $4] = $7 }
                 END {
                     rb = median("raw@before"); eb = median("es@before"); ra = median("raw@after")
                     ea = median("es@after"); ga = median("guarded@after")
                     printf "   %s client(s), synchronous_commit %s: raw %.0f / es %.0f (before) | raw %.0f / es %.0f / guarded %.0f (after)\n", c, sync, rb, eb, ra, ea, ga
                     printf "      es/raw before %.2f, after %.2f; es/guarded after %.2f; es after/before %.2f\n", q(eb, rb), q(ea, ra), q(ea, ga), q(ea, eb)
+                    crb = cmedian("raw@before"); ceb = cmedian("es@before"); cra = cmedian("raw@after")
+                    cea = cmedian("es@after"); cga = cmedian("guarded@after")
+                    if (cea > 0) {
+                        printf "      server CPU per transaction (us): raw %.1f / es %.1f (before) | raw %.1f / es %.1f / guarded %.1f (after)\n", crb, ceb, cra, cea, cga
+                        printf "      as throughput ratios: es/raw before %.2f, after %.2f; es/guarded after %.2f; es after/before %.2f\n", q(crb, ceb), q(cra, cea), q(cga, cea), q(ceb, cea)
+                    }
                 }' "$results"
         done
     done
