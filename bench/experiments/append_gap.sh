@@ -101,7 +101,7 @@ measure() {
     pid=$!
     while kill -0 "$pid" 2>/dev/null; do
         if [ "$c" = 1 ] && [ -z "$bpid" ]; then
-            bpid=$(on "$side" es_psql -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'bench' LIMIT 1" 2>/dev/null || true)
+            bpid=$(on "$side" es_psql -d postgres -At -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND datname = 'bench' ORDER BY backend_start DESC LIMIT 1" 2>/dev/null || true)
         fi
         # read often: what the backend spends after the last read is lost
         if [ -n "$bpid" ] && read -r -a t 2>/dev/null <"/proc/$bpid/stat"; then
@@ -113,7 +113,7 @@ measure() {
     tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$work/pgbench.log")
     n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/pgbench.log")
     cpu=""
-    if [ -n "$bpid" ] && [ "${n:-0}" -gt 0 ]; then
+    if [ "$ticks" -gt 0 ] && [ "${n:-0}" -gt 0 ]; then
         cpu=$(awk -v t="$ticks" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
     fi
 }

@@ -20,7 +20,9 @@
 #   guarded_any / guarded_exact: the plain SQL with the guarantees es.append
 #               gives (bench/sql/guarded_schema.sql)
 # Environment: N1 (default 200), N2 (default 1200), SYNC (on or off, default
-# off), ES_CALLGRIND_OUT=DIR keeps the callgrind.out files of the runs
+# off), MEASURE=cpu (CPU microseconds instead of instructions: not
+# repeatable on a busy machine, but it counts what instructions do not,
+# cache misses and system calls; run it several times, alternating builds), ES_CALLGRIND_OUT=DIR keeps the callgrind.out files of the runs
 # there, named callgrind.WORKLOAD.SYNC.N (bench/experiments/callgrind_diff.py
 # A-FILE B-FILE N shows per-function inclusive instructions per statement).
 set -euo pipefail
@@ -70,10 +72,18 @@ statements() {
 }
 
 # count WORKLOAD N: instructions of a single-user backend running N statements
+# (with MEASURE=cpu: its CPU time, user + system, in microseconds)
 count() {
     local wl=$1 n=$2 out=$work/callgrind.$1.$2
     statements "$wl" "$n" >"$work/in.sql"
     chmod 644 "$work/in.sql"
+    if [ "${MEASURE:-}" = cpu ]; then
+        local TIMEFORMAT='%3U %3S' t
+        t=$( { time as_pg "$PG_BINDIR/postgres" --single -D "$work/c/data" -c synchronous_commit="$sync" \
+            -c jit=off bench <"$work/in.sql" >"$work/out.$wl.$n" 2>&1; } 2>&1 )
+        awk -v t="$t" 'BEGIN { split(t, a, " "); printf "%d\n", (a[1] + a[2]) * 1e6 }'
+        return
+    fi
     as_pg valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$PG_BINDIR/postgres" --single -D "$work/c/data" -c synchronous_commit="$sync" \
         -c jit=off bench <"$work/in.sql" >"$work/out.$wl.$n" 2>"$work/vg.$wl.$n" ||
@@ -84,7 +94,7 @@ count() {
 }
 
 [ -n "${ES_CALLGRIND_OUT:-}" ] && mkdir -p "$ES_CALLGRIND_OUT"
-echo "synchronous_commit = $sync; instructions per append = (I($n2) - I($n1)) / $((n2 - n1))"
+echo "synchronous_commit = $sync; ${MEASURE:-instructions} per append = (I($n2) - I($n1)) / $((n2 - n1))"
 for wl in "${workloads[@]}"; do
     a=$(count "$wl" "$n1")
     b=$(count "$wl" "$n2")
