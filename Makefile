@@ -12,6 +12,7 @@ OBJS = \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \
+	src/dcb.o \
 	src/event_insert.o \
 	src/read.o \
 	src/upcast.o \
@@ -25,7 +26,8 @@ OBJS = \
 	src/projection.o \
 	src/projection_async.o \
 	src/log.o \
-	src/subscription.o
+	src/subscription.o \
+	src/visibility.o
 
 # The install script of the version in development is generated from one
 # hand-edited file, event_sourcing.sql.  Every other script is committed and
@@ -44,7 +46,11 @@ ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 # A spec cannot include a file, and its SQL blocks end at the first "}": the
 # example a spec runs is inlined (base64) into a copy of the spec in
 # output_iso/specs/, where pg_isolation_regress looks before specs/.
-REGRESS_PREP = output_iso/specs/bank_concurrency.spec
+REGRESS_PREP = output_iso/specs/bank_concurrency.spec output_iso/specs/enrolment_concurrency.spec
+
+# The library knows its version, to refuse a store at another one
+# (src/catalog.c).
+PG_CPPFLAGS = -DES_LIBRARY_VERSION=\"$(EXTVERSION)\"
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -54,12 +60,18 @@ include $(PGXS)
 # flags (make PG_CFLAGS='-Wall -Wextra') report only our code.
 override CPPFLAGS := $(patsubst -I/%,-isystem /%,$(CPPFLAGS))
 
+src/catalog.o: $(EXTENSION).control
+
 $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 	cp $< $@
 
 output_iso/specs/bank_concurrency.spec: specs/bank_concurrency.spec examples/bank.sql
 	@mkdir -p $(dir $@)
 	awk -v sql="$$(base64 -w0 examples/bank.sql)" '{ gsub(/@examples\/bank\.sql@/, sql) } 1' $< >$@
+
+output_iso/specs/enrolment_concurrency.spec: specs/enrolment_concurrency.spec examples/enrolment.sql
+	@mkdir -p $(dir $@)
+	awk -v sql="$$(base64 -w0 examples/enrolment.sql)" '{ gsub(/@examples\/enrolment\.sql@/, sql) } 1' $< >$@
 
 # All tests: see test/run.sh (builds, installs, starts a throwaway cluster,
 # runs make installcheck there, then the tests that need clusters of their

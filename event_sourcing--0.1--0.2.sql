@@ -52,3 +52,114 @@ COMMENT ON TABLE es.retention_registry IS
     'Retention policies by stream category; read es.retention, write through es.create_retention / es.drop_retention';
 
 SELECT pg_catalog.pg_extension_config_dump('es.retention_registry', '');
+
+------------------------------------------------------------------------
+-- Stream lifecycle (issue 17): the read side
+------------------------------------------------------------------------
+
+-- The stream reads keep the policies in a per-backend cache; DML sends no
+-- invalidation by itself, so any change to the registry does (visibility.c).
+CREATE FUNCTION es.retention_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_retention_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.retention_changed() IS
+    'Trigger function: any change to es.retention_registry invalidates every backend''s cache of retention policies';
+REVOKE ALL ON FUNCTION es.retention_changed() FROM PUBLIC;
+
+CREATE TRIGGER retention_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON es.retention_registry
+    FOR EACH STATEMENT EXECUTE FUNCTION es.retention_changed();
+
+-- Lifecycle events ("$" types) reach a consumer of the log only when its
+-- type filter names them; their category is that of the stream they
+-- concern.
+CREATE OR REPLACE FUNCTION es.log_lag(
+    after           bigint,
+    event_types     text[],
+    categories      text[],
+    OUT events_behind bigint,
+    OUT oldest_age    interval)
+RETURNS record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT (SELECT pg_catalog.count(*) FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) after
+          AND CASE WHEN event_types IS NULL
+                   THEN NOT pg_catalog.starts_with(e.event_type, '$')
+                   ELSE e.event_type OPERATOR(pg_catalog.=) ANY (event_types)
+                        OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u)
+              END
+          AND (categories IS NULL
+               OR pg_catalog.split_part(pg_catalog.ltrim(e.stream_id, '$'), '-', 1)
+                  OPERATOR(pg_catalog.=) ANY (categories))),
+       (SELECT pg_catalog.now() OPERATOR(pg_catalog.-) e.recorded_at FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) after
+        ORDER BY e.global_position LIMIT 1)
+$$;
+
+COMMENT ON FUNCTION es.log_lag(bigint, text[], text[]) IS
+    'Internal: the lag of a consumer of the log at a position with filters (NULL: every type but the lifecycle events, every category): committed events after it that may match, and the age of the first event after it';
+-- Dynamic consistency boundaries (issue 18): tags, es.read_events,
+-- es.append_if
+------------------------------------------------------------------------
+
+ALTER TABLE es.events ADD COLUMN tags text[];
+
+COMMENT ON COLUMN es.events.tags IS
+    'The event''s tags (es.event(..., tags)), matched by es.read_events and es.append_if queries; NULL when it has none';
+
+-- Tag queries (es.read_events, es.append_if) find tagged events through
+-- this index; untagged events are not in it and cost appends nothing here.
+-- No pending list (fastupdate): every decision searches the index, and a
+-- search reads the whole pending list.
+CREATE INDEX events_tags_idx ON es.events USING gin (tags) WITH (fastupdate = off)
+    WHERE tags IS NOT NULL;
+
+ALTER TYPE es.new_event ADD ATTRIBUTE tags text[];
+
+DROP FUNCTION es.event(text, jsonb, jsonb, uuid, timestamptz, integer);
+
+CREATE FUNCTION es.event(
+    event_type     text,
+    data           jsonb,
+    metadata       jsonb       DEFAULT NULL,
+    event_id       uuid        DEFAULT NULL,
+    occurred_at    timestamptz DEFAULT NULL,
+    schema_version integer     DEFAULT NULL,
+    tags           text[]      DEFAULT NULL)
+RETURNS es.new_event
+AS 'MODULE_PATHNAME', 'es_event'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+
+COMMENT ON FUNCTION es.event(text, jsonb, jsonb, uuid, timestamptz, integer, text[]) IS
+    'Builds an event to append; a missing event_id gets a UUIDv7, a missing occurred_at the recording time; tags are matched by es.read_events and es.append_if queries';
+
+-- Dynamic consistency boundaries (src/dcb.c, docs/consistency-boundaries.md):
+-- read the events that match a query, decide, and append only if no new
+-- matching event arrived since.
+CREATE FUNCTION es.read_events(
+    query          jsonb,
+    after_position bigint DEFAULT 0,
+    max_count      bigint DEFAULT NULL)
+RETURNS SETOF es.events
+AS 'MODULE_PATHNAME', 'es_read_events'
+LANGUAGE C VOLATILE ROWS 100;
+
+COMMENT ON FUNCTION es.read_events(jsonb, bigint, bigint) IS
+    'The committed events after a global position that match the query ([{"types": [...], "tags": [...]}, ...]), in position order, upcast, at most max_count (NULL: all); gap-safe: the last position returned (or after_position) is the bound to pass to es.append_if';
+
+CREATE FUNCTION es.append_if(
+    query            jsonb,
+    after_position   bigint,
+    stream_id        text,
+    expected_version bigint,
+    VARIADIC events  es.new_event[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_append_if'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.append_if(jsonb, bigint, text, bigint, es.new_event[]) IS
+    'es.append, only if no event matching the query was appended after after_position (events of the calling transaction excepted), else SQLSTATE 40001 (constraint es_append_condition)';

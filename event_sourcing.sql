@@ -57,6 +57,7 @@ CREATE TABLE es.events (
     occurred_at     timestamptz NOT NULL DEFAULT now(),
     recorded_at     timestamptz NOT NULL DEFAULT now(),
     transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    tags            text[],
     CONSTRAINT events_pkey PRIMARY KEY (stream_id, stream_version),
     CONSTRAINT events_event_id_key UNIQUE (event_id)
 );
@@ -72,12 +73,21 @@ COMMENT ON COLUMN es.events.recorded_at IS
     'Start of the appending transaction';
 COMMENT ON COLUMN es.events.transaction_id IS
     'pg_current_xact_id() of the appending transaction';
+COMMENT ON COLUMN es.events.tags IS
+    'The event''s tags (es.event(..., tags)), matched by es.read_events and es.append_if queries; NULL when it has none';
 
 REVOKE ALL ON TABLE es.events FROM PUBLIC;
 
 -- The log is read in global_position order.  Every index costs appends
 -- a little: this one is what makes reading the log after a cursor cheap.
 CREATE UNIQUE INDEX events_global_position_key ON es.events (global_position);
+
+-- Tag queries (es.read_events, es.append_if) find tagged events through
+-- this index; untagged events are not in it and cost appends nothing here.
+-- No pending list (fastupdate): every decision searches the index, and a
+-- search reads the whole pending list.
+CREATE INDEX events_tags_idx ON es.events USING gin (tags) WITH (fastupdate = off)
+    WHERE tags IS NOT NULL;
 
 CREATE TABLE es.streams (
     stream_id   text        NOT NULL,
@@ -134,6 +144,21 @@ COMMENT ON TABLE es.retention_registry IS
 
 SELECT pg_catalog.pg_extension_config_dump('es.retention_registry', '');
 
+-- The stream reads keep the policies in a per-backend cache; DML sends no
+-- invalidation by itself, so any change to the registry does (visibility.c).
+CREATE FUNCTION es.retention_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_retention_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.retention_changed() IS
+    'Trigger function: any change to es.retention_registry invalidates every backend''s cache of retention policies';
+REVOKE ALL ON FUNCTION es.retention_changed() FROM PUBLIC;
+
+CREATE TRIGGER retention_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON es.retention_registry
+    FOR EACH STATEMENT EXECUTE FUNCTION es.retention_changed();
+
 ------------------------------------------------------------------------
 -- Writing
 ------------------------------------------------------------------------
@@ -145,7 +170,8 @@ CREATE TYPE es.new_event AS (
     metadata       jsonb,
     event_id       uuid,
     occurred_at    timestamptz,
-    schema_version integer
+    schema_version integer,
+    tags           text[]
 );
 
 COMMENT ON TYPE es.new_event IS
@@ -165,13 +191,14 @@ CREATE FUNCTION es.event(
     metadata       jsonb       DEFAULT NULL,
     event_id       uuid        DEFAULT NULL,
     occurred_at    timestamptz DEFAULT NULL,
-    schema_version integer     DEFAULT NULL)
+    schema_version integer     DEFAULT NULL,
+    tags           text[]      DEFAULT NULL)
 RETURNS es.new_event
 AS 'MODULE_PATHNAME', 'es_event'
 LANGUAGE C VOLATILE PARALLEL SAFE;
 
-COMMENT ON FUNCTION es.event(text, jsonb, jsonb, uuid, timestamptz, integer) IS
-    'Builds an event to append; a missing event_id gets a UUIDv7, a missing occurred_at the recording time';
+COMMENT ON FUNCTION es.event(text, jsonb, jsonb, uuid, timestamptz, integer, text[]) IS
+    'Builds an event to append; a missing event_id gets a UUIDv7, a missing occurred_at the recording time; tags are matched by es.read_events and es.append_if queries';
 
 CREATE FUNCTION es.append(
     stream_id        text,
@@ -196,6 +223,33 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION es.append_id_stored(uuid) IS
     'Internal: whether an event with this id is stored, under a snapshot taken now (READ COMMITTED) or the transaction''s';
 REVOKE ALL ON FUNCTION es.append_id_stored(uuid) FROM PUBLIC;
+
+-- Dynamic consistency boundaries (src/dcb.c, docs/consistency-boundaries.md):
+-- read the events that match a query, decide, and append only if no new
+-- matching event arrived since.
+CREATE FUNCTION es.read_events(
+    query          jsonb,
+    after_position bigint DEFAULT 0,
+    max_count      bigint DEFAULT NULL)
+RETURNS SETOF es.events
+AS 'MODULE_PATHNAME', 'es_read_events'
+LANGUAGE C VOLATILE ROWS 100;
+
+COMMENT ON FUNCTION es.read_events(jsonb, bigint, bigint) IS
+    'The committed events after a global position that match the query ([{"types": [...], "tags": [...]}, ...]), in position order, upcast, at most max_count (NULL: all); gap-safe: the last position returned (or after_position) is the bound to pass to es.append_if';
+
+CREATE FUNCTION es.append_if(
+    query            jsonb,
+    after_position   bigint,
+    stream_id        text,
+    expected_version bigint,
+    VARIADIC events  es.new_event[])
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_append_if'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.append_if(jsonb, bigint, text, bigint, es.new_event[]) IS
+    'es.append, only if no event matching the query was appended after after_position (events of the calling transaction excepted), else SQLSTATE 40001 (constraint es_append_condition)';
 
 ------------------------------------------------------------------------
 -- Reading
@@ -562,11 +616,13 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 SELECT (SELECT pg_catalog.count(*) FROM es.events e
         WHERE e.global_position OPERATOR(pg_catalog.>) after
-          AND (event_types IS NULL
-               OR e.event_type OPERATOR(pg_catalog.=) ANY (event_types)
-               OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u))
+          AND CASE WHEN event_types IS NULL
+                   THEN NOT pg_catalog.starts_with(e.event_type, '$')
+                   ELSE e.event_type OPERATOR(pg_catalog.=) ANY (event_types)
+                        OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u)
+              END
           AND (categories IS NULL
-               OR pg_catalog.split_part(e.stream_id, '-', 1)
+               OR pg_catalog.split_part(pg_catalog.ltrim(e.stream_id, '$'), '-', 1)
                   OPERATOR(pg_catalog.=) ANY (categories))),
        (SELECT pg_catalog.now() OPERATOR(pg_catalog.-) e.recorded_at FROM es.events e
         WHERE e.global_position OPERATOR(pg_catalog.>) after
@@ -574,7 +630,7 @@ SELECT (SELECT pg_catalog.count(*) FROM es.events e
 $$;
 
 COMMENT ON FUNCTION es.log_lag(bigint, text[], text[]) IS
-    'Internal: the lag of a consumer of the log at a position with filters (NULL: none): committed events after it that may match, and the age of the first event after it';
+    'Internal: the lag of a consumer of the log at a position with filters (NULL: every type but the lifecycle events, every category): committed events after it that may match, and the age of the first event after it';
 
 -- The registry is data (dumped with the events); the trigger below is part
 -- of this script, so pg_dump never has to recreate it.  The handler is

@@ -49,6 +49,10 @@ WORKLOADS=(
     projection_rebuild
     log_poll
     async_catchup
+    lifecycle_read
+    dcb_append_if
+    dcb_enrol
+    dcb_tag_query
 )
 
 mode=full

@@ -63,6 +63,7 @@
 #include "append.h"
 #include "catalog.h"
 #include "check.h"
+#include "dcb.h"
 #include "event.h"
 #include "event_insert.h"
 
@@ -334,12 +335,30 @@ claim_versions(text *stream_id, bool any_version, int64 expected, int n,
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* Append the checked batch; runs inside SPI as the extension's owner. */
+/*
+ * Insert the batch as versions first .. first + n - 1 of the stream: a
+ * batch with tags through dcb.c, the others directly (event_insert.c).
+ */
+static void
+insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
+{
+	if (es_dcb_insert_tagged(stream_id, first, events, n))
+		return;
+	es_insert_events(stream_id, first, events, n);
+}
+
+/*
+ * Append the checked batch, under the condition cond (NULL: none); runs
+ * inside SPI as the extension's owner.
+ */
 static int64
 append_batch(text *stream_id, bool any_version, int64 expected,
-			 EsNewEvent *events, int n)
+			 EsNewEvent *events, int n, const EsDcbCondition *cond)
 {
 	int64		new_version;
+
+	/* the lock buckets of the events' types and tags, the condition */
+	es_dcb_append_begin(cond, events, n);
 
 	if (any_version)
 	{
@@ -367,7 +386,7 @@ append_batch(text *stream_id, bool any_version, int64 expected,
 			 * (purged in between): claim again.
 			 */
 		}
-		es_insert_events(stream_id, new_version - n + 1, events, n);
+		insert_events(stream_id, new_version - n + 1, events, n);
 		return new_version;
 	}
 	new_version = claim_versions(stream_id, false, expected, n, NULL);
@@ -378,19 +397,20 @@ append_batch(text *stream_id, bool any_version, int64 expected,
 		raise_conflict(stream_id, expected,
 					   current_version(stream_id));
 	}
-	es_insert_events(stream_id, new_version - n + 1, events, n);
+	insert_events(stream_id, new_version - n + 1, events, n);
 	return new_version;
 }
 
-PG_FUNCTION_INFO_V1(es_append);
-
-/* es.append(stream_id, expected_version, VARIADIC events) */
-Datum
-es_append(PG_FUNCTION_ARGS)
+/*
+ * es.append's arguments (stream_id, expected_version, VARIADIC events),
+ * from argument argoff on, appended under the condition cond (NULL: none).
+ */
+int64
+es_append_call(FunctionCallInfo fcinfo, int argoff, const EsDcbCondition *cond)
 {
-	text	   *stream_id = es_check_stream_id(fcinfo, 0);
-	bool		any_version = PG_ARGISNULL(1);
-	int64		expected = any_version ? 0 : PG_GETARG_INT64(1);
+	text	   *stream_id = es_check_stream_id(fcinfo, argoff);
+	bool		any_version = PG_ARGISNULL(argoff + 1);
+	int64		expected = any_version ? 0 : PG_GETARG_INT64(argoff + 1);
 	EsNewEvent *events;
 	int			n;
 	EsUserSwitch save;
@@ -401,8 +421,8 @@ es_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected_version must not be negative"),
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
-	es_check_not_null(fcinfo, 2, "events", NULL);
-	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
+	es_check_not_null(fcinfo, argoff + 2, "events", NULL);
+	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(argoff + 2), &events);
 
 	es_become_owner(&save);
 	save.appending = true;
@@ -410,7 +430,7 @@ es_append(PG_FUNCTION_ARGS)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		new_version = append_batch(stream_id, any_version, expected, events, n);
+		new_version = append_batch(stream_id, any_version, expected, events, n, cond);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -420,5 +440,14 @@ es_append(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	PG_RETURN_INT64(new_version);
+	return new_version;
+}
+
+PG_FUNCTION_INFO_V1(es_append);
+
+/* es.append(stream_id, expected_version, VARIADIC events) */
+Datum
+es_append(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(es_append_call(fcinfo, 0, NULL));
 }

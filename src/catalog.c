@@ -10,16 +10,30 @@
  * (es_become_registrant, the identity rule).
  * The owner's OID is cached per backend and forgotten on any relcache
  * invalidation of es.events (ALTER ... OWNER, DROP EXTENSION).
+ *
+ * The library serves only the schema of its own version: before the owner
+ * is first cached, the installed extension's version is compared with the
+ * library's (ES_LIBRARY_VERSION, from event_sourcing.control), so that
+ * between installing a new library and ALTER EXTENSION event_sourcing
+ * UPDATE every entry point that touches the tables refuses clearly instead
+ * of running statements against tables of another shape.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "commands/extension.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/float.h"
 #include "pgtime.h"
 #include "utils/guc.h"
@@ -33,6 +47,7 @@
 static Oid	cached_events_relid = InvalidOid;
 static Oid	cached_owner = InvalidOid;
 static Oid	cached_events_type = InvalidOid;
+static bool schema_version_checked = false;
 
 /* Innermost active owner switch (on the C stack of its entry point). */
 static EsUserSwitch *current_switch = NULL;
@@ -46,6 +61,7 @@ es_relcache_callback(Datum arg pg_attribute_unused(), Oid relid)
 		cached_events_relid = InvalidOid;
 		cached_owner = InvalidOid;
 		cached_events_type = InvalidOid;
+		schema_version_checked = false;
 	}
 }
 
@@ -56,12 +72,65 @@ es_catalog_init(void)
 	CacheRegisterRelcacheCallback(es_relcache_callback, (Datum) 0);
 }
 
-/* OID of es.<name>. */
+/*
+ * Refuse to serve a store whose installed version is not the library's
+ * (55000): the tables may lack what this library's statements use.
+ */
+static void
+es_check_schema_version(void)
+{
+	Oid			extoid;
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	char	   *installed = NULL;
+
+	if (schema_version_checked)
+		return;
+	extoid = get_extension_oid("event_sourcing", true);
+	if (!OidIsValid(extoid))
+		return;					/* es_relid reports the missing extension */
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(extoid));
+	scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			installed = text_to_cstring(DatumGetTextPP(d));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	if (installed == NULL || strcmp(installed, ES_LIBRARY_VERSION) == 0)
+	{
+		schema_version_checked = true;
+		return;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("extension \"event_sourcing\" is at version %s, but its library is version %s",
+					installed, ES_LIBRARY_VERSION),
+			 errhint("Run ALTER EXTENSION event_sourcing UPDATE.")));
+}
+
+/* OID of es.<name> (of a store at the library's version). */
 Oid
 es_relid(const char *name, bool missing_ok)
 {
-	Oid			nsp = get_namespace_oid("es", missing_ok);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+	Oid			nsp;
+	Oid			relid;
+
+	es_check_schema_version();
+	nsp = get_namespace_oid("es", missing_ok);
+	relid = OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 
 	if (!OidIsValid(relid) && !missing_ok)
 		ereport(ERROR,
@@ -92,6 +161,8 @@ es_owner(void)
 	{
 		Oid			relid = es_relid("events", false);
 		HeapTuple	tup;
+
+		es_check_schema_version();
 
 		tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 		if (!HeapTupleIsValid(tup))

@@ -236,7 +236,7 @@ es_check_document(Datum value, const char *field, const char *label)
 static const char *const event_columns[ES_EVENT_NATTS] = {
 	"global_position", "stream_id", "stream_version", "event_id",
 	"event_type", "schema_version", "data", "metadata", "occurred_at",
-	"recorded_at", "transaction_id"
+	"recorded_at", "transaction_id", "tags"
 };
 
 /* Refuse an absurd value in a column of a hand-built row. */
@@ -256,7 +256,7 @@ es_check_event_row(const Datum *values, const bool *nulls, const char *func)
 	int			i;
 
 	for (i = 0; i < ES_EVENT_NATTS; i++)
-		if (nulls[i] && i != ES_COL_METADATA)
+		if (nulls[i] && i != ES_COL_METADATA && i != ES_COL_TAGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s of an es.events row must not be null", event_columns[i]),
@@ -277,6 +277,78 @@ es_check_event_row(const Datum *values, const bool *nulls, const char *func)
 		bad_field("occurred_at", func, "a finite timestamp");
 	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(values[ES_COL_RECORDED_AT])))
 		bad_field("recorded_at", func, "a finite timestamp");
+	if (!nulls[ES_COL_TAGS])
+		(void) es_check_tags(values[ES_COL_TAGS], "the es.events row", NULL);
+}
+
+/* Check a tags array: see check.h. */
+int
+es_check_tags(Datum value, const char *label, text ***list)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			count;
+	int			i;
+	int			j;
+
+	if (list)
+		*list = NULL;
+	if (ARR_ELEMTYPE(arr) != TEXTOID)
+		elog(ERROR, "tags must be a text array");
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tags must be a one-dimensional array"),
+				 errdetail("The tags of %s have %d dimensions.", label, ARR_NDIM(arr))));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &count);
+	if (count > ES_MAX_TAGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too many tags"),
+				 errdetail("The tags of %s number %d; at most %d are allowed.", label, count, ES_MAX_TAGS)));
+	for (i = 0; i < count; i++)
+	{
+		text	   *t;
+
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a tag must not be null"),
+					 errdetail("Tag %d of %s is null.", i + 1, label)));
+		t = DatumGetTextPP(elems[i]);
+		elems[i] = PointerGetDatum(t);
+		if (VARSIZE_ANY_EXHDR(t) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a tag must not be empty"),
+					 errdetail("Tag %d of %s is an empty string.", i + 1, label)));
+		if (VARSIZE_ANY_EXHDR(t) > ES_MAX_TAG_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tag is too long"),
+					 errdetail("Tag %d of %s is %d bytes long; at most %d are allowed.",
+							   i + 1, label, (int) VARSIZE_ANY_EXHDR(t), ES_MAX_TAG_BYTES)));
+		for (j = 0; j < i; j++)
+		{
+			text	   *u = DatumGetTextPP(elems[j]);
+
+			if (VARSIZE_ANY_EXHDR(u) == VARSIZE_ANY_EXHDR(t) &&
+				memcmp(VARDATA_ANY(u), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("tag \"%s\" appears more than once", text_to_cstring(t)),
+						 errdetail("Tags %d and %d of %s are the same.", j + 1, i + 1, label)));
+		}
+	}
+	if (list)
+	{
+		*list = palloc(sizeof(text *) * Max(count, 1));
+		for (i = 0; i < count; i++)
+			(*list)[i] = DatumGetTextPP(elems[i]);
+	}
+	return count;
 }
 
 /* A JSON value's type for messages. */

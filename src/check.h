@@ -72,6 +72,15 @@ extern Jsonb *es_check_document(Datum value, const char *field, const char *labe
 extern void es_check_event_row(const Datum *values, const bool *nulls,
 							   const char *func);
 
+/*
+ * Check a text[] of tags (an event's, or a stored row's): one-dimensional,
+ * at most ES_MAX_TAGS, no nulls, none empty, longer than ES_MAX_TAG_BYTES
+ * or given twice.  label names the event in details.  Returns the number
+ * of tags (0 for an empty array); fills *list with them detoasted when
+ * list is not NULL.
+ */
+extern int	es_check_tags(Datum value, const char *label, text ***list);
+
 /* A JSON value's type for messages: "a string", "an object", ... */
 extern const char *es_jsonb_kind(const JsonbValue *v);
 

@@ -37,6 +37,7 @@
 #include "upcast.h"
 #include "projection.h"
 #include "log.h"
+#include "visibility.h"
 #include "event_insert.h"
 
 PG_MODULE_MAGIC;
@@ -72,5 +73,6 @@ _PG_init(void)
 	es_reducer_init();
 	es_projection_init();
 	es_log_init();
+	es_visibility_init();
 	es_event_insert_init();
 }

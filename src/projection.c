@@ -109,6 +109,7 @@
 #include "projection.h"
 #include "read.h"
 #include "upcast.h"
+#include "visibility.h"
 
 /* Rows fetched from the history cursor, and events per handler batch. */
 #define REPLAY_BATCH 1000
@@ -367,7 +368,10 @@ row_is_appended(void)
 	return sw != NULL && sw->appending && sw != handler_switch;
 }
 
-/* Does the projection handle this (upcast) event type? */
+/*
+ * Does the projection handle this (upcast) event type?  Lifecycle events
+ * ("$" types) only when its filter names them.
+ */
 bool
 es_projection_matches(const EsProjection *p, text *event_type)
 {
@@ -376,7 +380,7 @@ es_projection_matches(const EsProjection *p, text *event_type)
 	int			i;
 
 	if (p->ntypes < 0)
-		return true;
+		return !es_type_is_reserved(s, len);
 	for (i = 0; i < p->ntypes; i++)
 		if (p->type_lens[i] == len && memcmp(p->types[i], s, len) == 0)
 			return true;
@@ -717,6 +721,7 @@ es_batch_flush(EsHandlerBatch *b)
 	{
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(b->tuples[i], b->desc, values, nulls);
+		ES_EVENT_ROW_PAD(b->desc->natts, values, nulls);
 		if (b->before_call != NULL)
 			b->before_call(b->before_call_arg, values);
 		call_handler(p, HeapTupleGetDatum(b->tuples[i]), values, b->replay);
@@ -783,10 +788,11 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(trigdata->tg_relation);
-	if (desc->natts != ES_EVENT_NATTS)
+	if (!ES_EVENT_NATTS_OK(desc->natts))
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	heap_deform_tuple(trigdata->tg_trigtuple, desc, values, nulls);
+	ES_EVENT_ROW_PAD(desc->natts, values, nulls);
 	/* upcast only an event that some projection wants (see upcast.h) */
 	{
 		text	   *final = es_upcast_final_type(values, nulls);
@@ -857,7 +863,7 @@ replay_history(EsProjection *p)
 	bool		nulls[ES_EVENT_NATTS];
 	int64		replayed = 0;
 
-	if (desc->natts != ES_EVENT_NATTS)
+	if (!ES_EVENT_NATTS_OK(desc->natts))
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	plan = es_keep_plan(&plan_history,

@@ -68,7 +68,7 @@ es_lock() {
 # Sets ES_VARIANT_CFLAGS for the extension's build, exports the sanitizers'
 # options and ES_FINDINGS, where sanitizer reports and assertion failures
 # are collected (see es_cluster_stop and es_findings_check).
-ES_VARIANT_CFLAGS=
+export ES_VARIANT_CFLAGS=${ES_VARIANT_CFLAGS:-}
 es_variant() {
     export ES_VARIANT=${1:-}
     [ -n "$ES_VARIANT" ] || return 0
@@ -155,6 +155,25 @@ es_build_install() {
     make -C "$ES_ROOT" -s PG_CONFIG="$(es_pg_config)" "$@" >/dev/null
     as_root make -C "$ES_ROOT" -s PG_CONFIG="$(es_pg_config)" \
         ${destdir:+DESTDIR="$destdir"} install >/dev/null
+}
+
+# The directory the extension's library is installed in.
+es_pkglibdir() {
+    if [ -n "${ES_PG_BUILD:-}" ]; then
+        "$(es_pg_config)" --pkglibdir
+    else
+        echo "${ES_PG_ROOT:-}$("$(es_pg_config)" --pkglibdir)"
+    fi
+}
+
+# es_install_library FILE: install FILE as the extension's library (by
+# rename, so that a backend that has the old one mapped keeps it intact).
+es_install_library() {
+    local dest
+    dest=$(es_pkglibdir)/event_sourcing.so
+    as_root cp "$1" "$dest.new"
+    as_root chmod 755 "$dest.new"
+    as_root mv -f "$dest.new" "$dest"
 }
 
 # A free TCP port on this machine.

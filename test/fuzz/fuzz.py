@@ -483,7 +483,35 @@ def rand_event(r, types, version=True):
                                             ["'infinity'", "'-infinity'"], 0.2))
     if version and r.random() < 0.6:
         args.append("schema_version => " + odd(r, ["1", "2", "3", "NULL"], ["0", "-1", "2147483647"]))
+    if r.random() < 0.3:
+        args.append("tags => " + rand_tags(r))
     return "es.event(" + ", ".join(args) + ")"
+
+
+def rand_tags(r):
+    """A tags array: usually a few tags, sometimes an absurd one."""
+    return odd(r, ["ARRAY['t:1']", "ARRAY['t:1', 't:2']", "ARRAY['t:2', 'u:1']", "'{}'", "NULL"],
+               ["ARRAY[NULL]::text[]", "ARRAY['']", "ARRAY['t:1', 't:1']", "ARRAY[repeat('x', 300)]",
+                "'{{a},{b}}'", "(SELECT array_agg('t' || i) FROM generate_series(1, 40) i)",
+                "(SELECT array_agg('t' || i) FROM generate_series(1, 32) i)"], 0.2)
+
+
+def rand_query(r):
+    """A query for es.read_events / es.append_if, usually well formed."""
+    def item():
+        it = {}
+        if r.random() < 0.6:
+            it["tags"] = r.sample(["t:1", "t:2", "u:1", "v:9"], r.randint(1, 2))
+        if r.random() < 0.5 or not it:
+            it["types"] = r.sample(SHARED_TYPES, r.randint(1, min(3, len(SHARED_TYPES))))
+        return it
+    if r.random() < 0.8:
+        return jq([item() for _ in range(r.randint(1, 3))])
+    return r.choice(["NULL", "'[]'", "'{}'", "'[{}]'", "'[1]'", "'[{\"tags\": []}]'", "'[{\"tag\": [\"a\"]}]'",
+                     "'[{\"tags\": [\"\"]}]'", "'[{\"types\": [null]}]'", "'[{\"tags\": \"a\"}]'",
+                     "(SELECT jsonb_agg(jsonb_build_object('types', jsonb_build_array('T' || i))) FROM generate_series(1, 100) i)",
+                     "(SELECT jsonb_build_array(jsonb_build_object('types', jsonb_agg('T' || i))) FROM generate_series(1, 40) i)",
+                     jq(rand_json(r))])
 
 
 def append(r, stream, types, n=None):
@@ -507,6 +535,8 @@ def hand_row(r, types):
         r.choice(["now()", "NULL", "'infinity'", "'-infinity'"]),
         r.choice(["now()", "NULL", "'infinity'"]),
         r.choice(["'1'", "NULL", "'18446744073709551615'"]),
+        r.choice(["NULL", "ARRAY['t:1']", "'{}'", "ARRAY[NULL]::text[]", "ARRAY['']", "ARRAY['a', 'a']",
+                  "'{{a},{b}}'", "(SELECT array_agg('t' || i) FROM generate_series(1, 40) i)"]),
     ]
     return "ROW(" + ", ".join(fields) + ")::es.events"
 
@@ -542,6 +572,8 @@ HOSTILE = [
     "LOOP PERFORM 1; END LOOP;",
     "CREATE TEMP TABLE IF NOT EXISTS scratch (x int); INSERT INTO scratch VALUES (1);",
     "PERFORM es.read_all();",
+    "PERFORM count(*) FROM es.read_events('[{\"tags\": [\"t:1\"]}, {\"types\": [\"E\"]}]');",
+    "PERFORM es.append_if('[{\"tags\": [\"t:1\"]}]', 0, 'side-' || pg_backend_pid(), NULL, es.event('E', '{}', tags => ARRAY['t:1']));",
     "PERFORM count(*) FROM es.read_stream('acct-1');",
     "PERFORM es.fold('acct-1', 'REDUCER');",
     "PERFORM es.append('side-' || pg_backend_pid(), NULL, es.event('E', '{}'));",
@@ -797,7 +829,8 @@ def arg_uuid(r):
 
 def arg_text_array(r):
     return r.choice(["NULL", "'{}'", "'{E}'", "ARRAY[NULL]::text[]", "ARRAY['E', NULL]",
-                     "(SELECT array_agg(i::text) FROM generate_series(1, 100000) i)", "'{\"\"}'"])
+                     "(SELECT array_agg(i::text) FROM generate_series(1, 100000) i)", "'{\"\"}'",
+                     "'{$deleted}'", "'{$}'"])
 
 
 def arg_regproc(r):
@@ -812,13 +845,20 @@ def arg_regclass(r):
 
 def arg_events(r):
     return r.choice([rand_event(r, SHARED_TYPES), "NULL", "NULL::es.new_event",
-                     "ROW(NULL, NULL, NULL, NULL, NULL, NULL)::es.new_event",
-                     "ROW('E', '{}', NULL, NULL, NULL, -5)::es.new_event",
-                     "ROW('', '[]', '1', '00000000-0000-0000-0000-000000000000', 'infinity', 0)::es.new_event"])
+                     "ROW(NULL, NULL, NULL, NULL, NULL, NULL, NULL)::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, -5, NULL)::es.new_event",
+                     "ROW('', '[]', '1', '00000000-0000-0000-0000-000000000000', 'infinity', 0, '{}')::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, NULL, ARRAY[NULL]::text[])::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, NULL, '{{a},{b}}')::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, NULL, ARRAY['t:1', 't:1'])::es.new_event"])
+
+
+def arg_query(r):
+    return rand_query(r)
 
 
 SWEEP = [
-    ("es.event", [arg_text, arg_jsonb, arg_jsonb, arg_uuid, arg_ts, arg_int4]),
+    ("es.event", [arg_text, arg_jsonb, arg_jsonb, arg_uuid, arg_ts, arg_int4, arg_text_array]),
     ("es.append", [arg_text, arg_int8, arg_events, arg_events]),
     ("es.stream_version", [arg_text]),
     ("es.read_stream", [arg_text, arg_int8, arg_int8, arg_bool]),
@@ -839,6 +879,8 @@ SWEEP = [
     ("es.run_projections", [arg_int4]),
     ("es.log_horizon", []),
     ("es.read_all", [arg_int8, arg_int8, arg_text_array, arg_text_array]),
+    ("es.read_events", [arg_query, arg_int8, arg_int8]),
+    ("es.append_if", [arg_query, arg_int8, arg_text, arg_int8, arg_events, arg_events]),
     ("es.create_subscription", [arg_text, arg_text_array, arg_text_array]),
     ("es.drop_subscription", [arg_text]),
     ("es.poll", [arg_text, arg_int4]),
@@ -902,6 +944,76 @@ def gen_big(r, c):
     return "fuzz", "\n".join(out)
 
 
+def gen_lifecycle(r, c):
+    """Stream reads under every kind of hiding, and "$" filters on the log.
+    As the superuser: the hidden state is written into es.streams and
+    es.retention_registry directly (lifecycle-merge: as the role fuzz
+    through es.delete_stream / es.truncate_stream / es.tombstone_stream /
+    es.create_retention once the write side is merged)."""
+    streams = [f"lc{c}-{i}" for i in range(3)]
+    red = f"lcr{c}"
+    out = [f"SELECT es.create_reducer('{red}', snapshot_every => {r.choice(['NULL', '1', '2', '1000'])}, "
+           "rules => '{\"*\": [{\"op\": \"count\", \"target\": \"$.n\"}]}');",
+           f"SELECT es.create_subscription('lcs{c}', {r.choice(['NULL', q('{$deleted}'), q('{$deleted,E}'), q('{$}')])}, "
+           f"{r.choice(['NULL', q('{lc' + str(c) + '}'), q('{$lc' + str(c) + '}')])});"]
+    for st in streams:
+        out.append(append(r, st, SHARED_TYPES, r.randint(1, 6)))
+    for _ in range(r.randint(2, 8)):
+        st = q(r.choice(streams + ["$" + streams[0], "lc-unknown"]))
+        what = r.randint(0, 6)
+        if what == 0:
+            out.append(f"UPDATE es.streams SET hidden_through = {odd(r, ['version', 'version - 1', '1', '0'], ['-1', 'version + 1', '9223372036854775807'])} WHERE stream_id = {st};")
+        elif what == 1:
+            out.append(f"UPDATE es.streams SET tombstoned = {r.choice(['true', 'false'])} WHERE stream_id = {st};")
+        elif what == 2:
+            age = r.choice(["NULL", "'1 microsecond'", "'1 hour'", "'100000 years'", "'178000000 years'", "'1 month -29 days'", "'-1 day'"])
+            count = r.choice(["NULL", "1", "2", "9223372036854775807", "0", "-1"])
+            out.append(f"INSERT INTO es.retention_registry (category, max_age, max_count, owner) "
+                       f"VALUES ({q(r.choice(['lc' + str(c), '$lc' + str(c), 'lc-x']))}, {age}, {count}, current_user::regrole) "
+                       f"ON CONFLICT (category) DO UPDATE SET max_age = excluded.max_age, max_count = excluded.max_count;")
+        elif what == 3:
+            out.append(f"DELETE FROM es.retention_registry WHERE category = {q('lc' + str(c))};")
+        elif what == 4:
+            out.append(f"SELECT es.append({q('$' + r.choice(streams))}, NULL, es.event({q(r.choice(['$deleted', '$truncated', '$tombstoned', '$']))}, "
+                       f"jsonb_build_object('stream_id', {q(r.choice(streams))})));")
+        else:
+            out.append(append(r, r.choice(streams), SHARED_TYPES))
+    for _ in range(r.randint(3, 10)):
+        st = q(r.choice(streams + ["$" + streams[0]]))
+        out.append(r.choice([
+            f"SELECT stream_version FROM es.read_stream({st}, {arg_int8(r)}, {arg_int8(r)}, {r.choice(['true', 'false'])});",
+            f"SELECT es.fold({st}, '{red}', {arg_ts(r)}, {arg_int8(r)});",
+            f"SELECT es.snapshot({st}, '{red}');",
+            f"SELECT es.fold_agg(e, '{red}' ORDER BY stream_version) FROM es.read_stream({st}) e;",
+            f"SELECT count(*) FROM es.read_all(0, {r.choice(['NULL', '1', '3'])}, {r.choice(['NULL', q('{$deleted}'), q('{$}'), q('{E,$truncated}')])}, "
+            f"{r.choice(['NULL', q('{lc' + str(c) + '}'), q('{$lc' + str(c) + '}'), q('{$}')])});",
+            f"SELECT count(*) FROM es.poll('lcs{c}');",
+            f"SELECT * FROM es.log_lag(0, {r.choice(['NULL', q('{$deleted}')])}, {r.choice(['NULL', q('{lc' + str(c) + '}')])});",
+        ]))
+    return "superuser", "\n".join(out)
+def gen_dcb(r, c):
+    """Tagged appends, queries and conditional appends, some in one transaction."""
+    out = []
+    for _ in range(r.randint(3, 12)):
+        k = r.random()
+        stream = q(r.choice(["acct-1", f"dcb-{c}", f"dcb-{c}-2", ""]))
+        after = odd(r, ["0", "1", "3", "(SELECT coalesce(max(global_position), 0) FROM es.events)"],
+                    ["NULL", "-1", "9223372036854775807"], 0.1)
+        expected = odd(r, ["NULL", "0"], ["1", "-1"], 0.2)
+        events = ", ".join(rand_event(r, SHARED_TYPES) for _ in range(r.randint(1, 3)))
+        if k < 0.3:
+            out.append(f"SELECT es.append({stream}, {expected}, {events});")
+        elif k < 0.55:
+            out.append(f"SELECT count(*) FROM es.read_events({rand_query(r)}, {after}, {odd(r, ['NULL', '1', '10'], ['0', '-1'])});")
+        elif k < 0.85:
+            out.append(f"SELECT es.append_if({rand_query(r)}, {after}, {stream}, {expected}, {events});")
+        else:
+            out.append(f"BEGIN; SELECT es.append_if({rand_query(r)}, {after}, {stream}, {expected}, {events}); "
+                       f"SELECT es.append_if({rand_query(r)}, {after}, {q(f'dcb-{c}-3')}, NULL, {rand_event(r, SHARED_TYPES)}); "
+                       f"SELECT count(*) FROM es.read_events({rand_query(r)}); COMMIT;")
+    return "fuzz", "\n".join(out)
+
+
 GENERATORS = [
     ("rules", gen_rules_reducer, 3),
     ("upcasters", gen_upcasters, 3),
@@ -912,6 +1024,8 @@ GENERATORS = [
     ("swapped_handler", lambda r, c: gen_swapped(r, c, "handler"), 1),
     ("sweep", gen_sweep, 2),
     ("big", gen_big, 1),
+    ("lifecycle", gen_lifecycle, 2),
+    ("dcb", gen_dcb, 2),
 ]
 
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The upgrade path.  For every released version (the install scripts frozen
 # in shipped.sha256): a store created at that version and filled with data
-# of every kind (test/sql/upgrade/data.sql), then ALTER EXTENSION
-# event_sourcing UPDATE, must
+# of every kind (test/sql/upgrade/data.sql) by that version's library (built
+# from the commit that froze its install script), then served by the
+# current library, which refuses it until ALTER EXTENSION event_sourcing
+# UPDATE, must
 #  (a) consist of exactly the objects of a fresh install of the version in
 #      development: test/sql/extension_members.sql describes every member
 #      of the extension with its definition, compared as text (the diff is
@@ -58,30 +60,57 @@ if ! es_psql -d fresh_data -f "$dir/continue.sql" >"$dir/fresh_data.continue" 2>
     exit 1
 fi
 
+current_library=$(es_pkglibdir)/event_sourcing.so
+cp "$current_library" "$dir/current.so"
+trap 'es_install_library "$dir/current.so"; es_scratch_cleanup' EXIT
+if ! git -C "$ES_ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    echo "SKIP: not a git checkout, so the released libraries cannot be built"
+    exit 0
+fi
+
 for version in $released; do
     db="from_${version//./_}"
     echo "== from $version to $current"
+
+    # the released library, built from the commit that froze its script
+    commit=$(git -C "$ES_ROOT" log -1 --format=%H -- "event_sourcing--$version.sql")
+    mkdir "$dir/lib_$version"
+    git -C "$ES_ROOT" archive "$commit" | tar -x -C "$dir/lib_$version"
+    if ! make -C "$dir/lib_$version" -s PG_CONFIG="$(es_pg_config)" \
+            PG_CFLAGS="$ES_VARIANT_CFLAGS" event_sourcing.so >"$dir/lib_$version.log" 2>&1; then
+        echo "FAILED: the library of $version (commit $commit) does not build"
+        cat "$dir/lib_$version.log"
+        exit 1
+    fi
+    es_install_library "$dir/lib_$version/event_sourcing.so"
+
     es_psql -d postgres -c "CREATE DATABASE $db"
     es_psql -d "$db" -c "CREATE EXTENSION event_sourcing VERSION '$version'"
     if ! es_psql -d "$db" -f "$dir/data.sql" >"$dir/$db.data" 2>&1; then
-        echo "FAILED: a store created at $version cannot be filled with the current library:"
+        echo "FAILED: a store created at $version cannot be filled by the library of $version:"
         grep -A 3 'ERROR' "$dir/$db.data"
-        echo "(the library must serve the declarations of every released script until the update:"
-        echo "CONTRIBUTING.md, \"The upgrade discipline\"; a release not yet published is frozen"
-        echo "again from event_sourcing.sql with make release-freeze)"
         exit 1
     fi
+    es_psql -d "$db" -f "$dir/state.sql" >"$dir/$db.before"
 
-    # one session: the state, the update, the state again (what a pooled
-    # connection sees); then a new session
-    es_psql -d "$db" <<SQL
-\\o $dir/$db.before
-\\i $dir/state.sql
-\\o
+    # the current library: it refuses the old store until the update, in
+    # the session that then runs the update (what a pooled connection
+    # sees), which reads the same afterwards; then a new session
+    es_install_library "$dir/current.so"
+    es_psql -d "$db" -v ON_ERROR_STOP=0 <<SQL >"$dir/$db.refused" 2>&1
+SELECT es.stream_version('account-1');
 ALTER EXTENSION event_sourcing UPDATE;
 \\o $dir/$db.after_same_session
 \\i $dir/state.sql
 SQL
+    if grep -q "ERROR:  extension \"event_sourcing\" is at version $version, but its library is version $current" "$dir/$db.refused" \
+            && grep -q 'HINT:  Run ALTER EXTENSION event_sourcing UPDATE.' "$dir/$db.refused"; then
+        echo "ok: the library of $current refuses a store at $version until it is updated"
+    else
+        echo "FAILED: the library of $current does not refuse a store at $version clearly:"
+        cat "$dir/$db.refused"
+        failed=1
+    fi
     es_psql -d "$db" -f "$dir/state.sql" >"$dir/$db.after"
     got=$(es_psql -d "$db" -At -c "SELECT extversion FROM pg_extension WHERE extname = 'event_sourcing'")
     if [ "$got" = "$current" ]; then echo "ok: updated to $got"; else echo "FAILED: updated to $got, not $current"; failed=1; fi
