@@ -13,6 +13,7 @@ OBJS = \
 	src/event.o \
 	src/append.o \
 	src/dcb.o \
+	src/event_insert.o \
 	src/read.o \
 	src/upcast.o \
 	src/upcast_rules.o \

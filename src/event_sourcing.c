@@ -38,6 +38,7 @@
 #include "projection.h"
 #include "log.h"
 #include "visibility.h"
+#include "event_insert.h"
 
 PG_MODULE_MAGIC;
 
@@ -73,4 +74,5 @@ _PG_init(void)
 	es_projection_init();
 	es_log_init();
 	es_visibility_init();
+	es_event_insert_init();
 }
