@@ -92,6 +92,7 @@
 #include "log.h"
 #include "read.h"
 #include "upcast.h"
+#include "worker.h"
 
 /* Rows fetched from the cursor at a time. */
 #define LOG_BATCH 1000
@@ -102,10 +103,15 @@ static bool position_locked = false;
 static SPIPlanPtr plan_next_value = NULL;
 static SPIPlanPtr plan_read = NULL;
 
-/* Forget the position lock when the transaction ends. */
+/*
+ * Forget the position lock when the transaction ends; a commit that
+ * appended wakes the background worker (worker.c).
+ */
 static void
 log_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
+	if (event == XACT_EVENT_COMMIT && position_locked)
+		es_worker_appended();
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
