@@ -32,6 +32,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "event_sourcing.h"
@@ -63,15 +64,17 @@ define_settings(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
-	DefineCustomStringVariable("event_sourcing.worker_databases",
-							   "Databases whose async projections a background worker keeps current.",
-							   "A comma-separated list; one worker per database.  Needs event_sourcing "
-							   "in shared_preload_libraries and a restart.",
-							   &es_worker_databases,
-							   "",
-							   PGC_POSTMASTER,
-							   0,
-							   NULL, NULL, NULL);
+	/* a PGC_POSTMASTER setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("event_sourcing.worker_databases",
+								   "Databases whose async projections a background worker keeps current.",
+								   "A comma-separated list; one worker per database.  Needs event_sourcing "
+								   "in shared_preload_libraries and a restart.",
+								   &es_worker_databases,
+								   "",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
 	DefineCustomBoolVariable("event_sourcing.worker_enabled",
 							 "Lets the background workers run the async projections.",
 							 "Off: the workers stay idle until it is turned on again (reload).",

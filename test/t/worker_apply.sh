@@ -14,6 +14,12 @@ es_cluster_start "$dir" "shared_preload_libraries = 'event_sourcing'" \
     "event_sourcing.worker_databases = 'wtest'" \
     "event_sourcing.worker_naptime = '1h'"
 
+# expect WANTED GOT: show GOT; fail unless it is WANTED
+expect() {
+    printf '%s\n' "$2"
+    [ "$2" = "$1" ] || { printf 'expected:\n%s\n' "$1"; exit 1; }
+}
+
 # wait_for DB CONDITION: poll until the SQL condition holds (at most 90 s).
 wait_for() {
     for _ in $(seq 1 900); do
@@ -33,9 +39,9 @@ es_store wtest
 es_psql -d wtest -c "GRANT CREATE ON SCHEMA public TO alice" \
     -c "GRANT EXECUTE ON FUNCTION es.create_projection(text, regprocedure, text[], boolean, regclass[]) TO alice"
 wait_for wtest "(SELECT state = 'idle' FROM es.workers WHERE database = 'wtest')"
-es_psql -d wtest -At -c "SELECT database, state, pid IS NOT NULL FROM es.workers"
-es_psql -d wtest -At -c "SELECT backend_type, datname FROM pg_stat_activity WHERE backend_type = 'event_sourcing worker'"
-echo
+expect "wtest|idle|t" "$(es_psql -d wtest -At -c "SELECT database, state, pid IS NOT NULL FROM es.workers")"
+expect "event_sourcing worker|wtest" \
+    "$(es_psql -d wtest -At -c "SELECT backend_type, datname FROM pg_stat_activity WHERE backend_type = 'event_sourcing worker'")"
 
 # alice's async projection; the handler notes who it runs as
 es_pg psql -X -q -v ON_ERROR_STOP=1 -U alice -d wtest >/dev/null <<'SQL'
@@ -49,8 +55,10 @@ FROM generate_series(1, 50) i \g /dev/null
 SQL
 wait_for wtest "(SELECT count(*) = 50 FROM model)"
 echo "applied without a call to es.run_projections:"
-es_psql -d wtest -At -c "SELECT count(*), count(DISTINCT global_position), min(who), max(who) FROM model"
-es_psql -d wtest -At -c "SELECT name, position, events_behind, worker_state FROM es.consumers"
+expect "50|50|alice|alice" \
+    "$(es_psql -d wtest -At -c "SELECT count(*), count(DISTINCT global_position), min(who), max(who) FROM model")"
+expect "good|50|0|idle" \
+    "$(es_psql -d wtest -At -c "SELECT name, position, events_behind, worker_state FROM es.consumers")"
 
 # a failing handler: the worker goes on, the error is recorded
 es_psql -d wtest -c "ALTER SYSTEM SET event_sourcing.worker_naptime = '100ms'" -c "SELECT pg_reload_conf()" >/dev/null
@@ -71,11 +79,13 @@ FROM generate_series(51, 70) i \g /dev/null
 SQL
 wait_for wtest "(SELECT count(*) = 70 FROM model) AND (SELECT last_error IS NOT NULL FROM es.consumers WHERE name = 'strict')"
 echo "after the failing event:"
-es_psql -d wtest -At -c "SELECT name, position, events_behind, last_error_sqlstate, last_error, last_error_position FROM es.consumers ORDER BY name"
-es_psql -d wtest -At -c "SELECT count(*) FROM strict_model"
+expect "good|70|0|||
+strict|59|11|22023|event 60 refused|60" \
+    "$(es_psql -d wtest -At -c "SELECT name, position, events_behind, last_error_sqlstate, last_error, last_error_position FROM es.consumers ORDER BY name")"
+expect 59 "$(es_psql -d wtest -At -c "SELECT count(*) FROM strict_model")"
 [ "$(es_psql -d wtest -At -c "SELECT pid FROM es.workers")" = "$pid" ] || { echo "the worker restarted"; exit 1; }
 echo "the worker kept running"
-es_psql -d wtest -At -c "SELECT errors FROM es.workers"
+expect 0 "$(es_psql -d wtest -At -c "SELECT errors FROM es.workers")"
 # fixed: the projection resumes at the failing event after its back-off
 es_pg psql -X -q -v ON_ERROR_STOP=1 -U alice -d wtest >/dev/null <<'SQL'
 CREATE OR REPLACE FUNCTION on_strict(e es.events) RETURNS void LANGUAGE plpgsql AS $$
@@ -84,7 +94,8 @@ BEGIN
 END $$;
 SQL
 wait_for wtest "(SELECT count(*) = 70 FROM strict_model)"
-es_psql -d wtest -At -c "SELECT name, position, events_behind, last_error FROM es.consumers ORDER BY name"
+expect "good|70|0|
+strict|70|0|" "$(es_psql -d wtest -At -c "SELECT name, position, events_behind, last_error FROM es.consumers ORDER BY name")"
 
 # kill -9 of the postmaster in the middle of appends; after the restart
 # the worker applies the rest, each event once
@@ -111,14 +122,19 @@ grep -q "was not properly shut down; automatic recovery in progress" "$dir/serve
 echo "restarted after kill -9"
 es_psql -d wtest -c "SELECT es.append('after-restart', NULL, es.event('Tick', '{}'))" >/dev/null
 wait_for wtest "(SELECT count(*) = (SELECT count(*) FROM es.events WHERE event_type = 'Tick') FROM model)"
-es_psql -d wtest -At <<'SQL'
+got=$(es_psql -d wtest -At <<'SQL'
 SELECT 'model equals the log: ' || ((SELECT array_agg(global_position ORDER BY 1) FROM model)
     = (SELECT array_agg(global_position ORDER BY 1) FROM es.events WHERE event_type = 'Tick'))::text;
 SELECT 'strict equals the log: ' || ((SELECT array_agg(global_position ORDER BY 1) FROM strict_model)
     = (SELECT array_agg(global_position ORDER BY 1) FROM es.events WHERE event_type = 'Tick'))::text;
 SELECT 'handlers ran as: ' || string_agg(DISTINCT who || '/' || session_who, ', ') FROM model;
-SELECT 'worker: ' || state FROM es.workers;
+SELECT 'worker: ' || CASE WHEN state IN ('idle', 'running') THEN 'up' ELSE state END FROM es.workers;
 SQL
+)
+expect "model equals the log: true
+strict equals the log: true
+handlers ran as: alice/postgres
+worker: up" "$got"
 [ "$(es_psql -d wtest -At -c "SELECT pid FROM es.workers")" != "$pid" ]
 echo "a new worker process runs"
 
