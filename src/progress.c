@@ -52,8 +52,9 @@ int			es_progress_notice_interval = 5000;
 static EsProgressSlot *slots = NULL;
 static int	nslots = 0;
 
-/* This backend's slot holds an operation. */
+/* This backend's slot holds an operation, begun at this nesting level. */
 static bool slot_busy = false;
+static int	busy_level = 0;
 static uint64 next_ticket = 0;
 
 /* This backend's slot, or NULL. */
@@ -92,13 +93,18 @@ progress_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 		clear_slot(0);
 }
 
+/*
+ * A subtransaction rolled back: free the slot if the operation began in it
+ * (not when a handler's own EXCEPTION block catches an error).
+ */
 static void
 progress_subxact_callback(SubXactEvent event,
 						  SubTransactionId mySubid pg_attribute_unused(),
 						  SubTransactionId parentSubid pg_attribute_unused(),
 						  void *arg pg_attribute_unused())
 {
-	if (event == SUBXACT_EVENT_ABORT_SUB)
+	if (event == SUBXACT_EVENT_ABORT_SUB && slot_busy &&
+		GetCurrentTransactionNestLevel() <= busy_level)
 		clear_slot(0);
 }
 
@@ -184,6 +190,7 @@ es_progress_begin(EsProgress *pr, const char *phase, const char *name,
 	{
 		pr->ticket = ++next_ticket;
 		slot_busy = true;
+		busy_level = GetCurrentTransactionNestLevel();
 		publish(pr, s, true);
 	}
 }
