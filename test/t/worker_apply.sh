@@ -138,11 +138,16 @@ worker: up" "$got"
 [ "$(es_psql -d wtest -At -c "SELECT pid FROM es.workers")" != "$pid" ]
 echo "a new worker process runs"
 
-# a fast shutdown sends SIGTERM: the worker stops, the server shuts down
-# cleanly, without a crash or a restart of the worker
+# a fast shutdown sends SIGTERM: the idle worker exits (code 0), the
+# server shuts down cleanly, without a crash or a restart of the worker
+es_psql -d wtest -c "ALTER SYSTEM SET event_sourcing.worker_naptime = '1h'" -c "SELECT pg_reload_conf()" >/dev/null
+sleep 0.5
+wait_for wtest "(SELECT state = 'idle' FROM es.workers)"
 as_pg "$PG_BINDIR/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
-tail -5 "$dir/server.log" | grep -q "database system is shut down" || { tail -20 "$dir/server.log"; exit 1; }
-sed -n '/received fast shutdown request/,$p' "$dir/server.log" |
-    grep -E "event_sourcing worker.*exited|server process .* was terminated|PANIC|terminating any other active" &&
+sed -n '/received fast shutdown request/,$p' "$dir/server.log" >"$dir/shutdown.log"
+cat "$dir/shutdown.log"
+grep -q 'event_sourcing worker for database "wtest" stopped' "$dir/shutdown.log"
+grep -q "database system is shut down" "$dir/shutdown.log"
+grep -E "event_sourcing worker.*exited with exit code|terminated by signal|was terminated|PANIC|terminating any other active" "$dir/shutdown.log" &&
     { echo "unclean stop"; exit 1; }
 echo "stopped cleanly"
