@@ -76,6 +76,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -202,6 +203,25 @@ es_next_position(PG_FUNCTION_ARGS)
 		Async_Notify(ES_LOG_CHANNEL, payload);
 	}
 	PG_RETURN_INT64(position);
+}
+
+/* es_keep_plan for a cursor read in part (CURSOR_OPT_FAST_PLAN). */
+static SPIPlanPtr
+keep_cursor_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+											  CURSOR_OPT_FAST_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
 }
 
 /* The next value the position sequence will hand out.  Inside SPI. */
@@ -332,7 +352,10 @@ type_wanted(const EsLogFilter *f, Datum type)
  * upcast to one of them (the caller checks the upcast type) and whose
  * category is in categories (NULL: no filter), under a snapshot taken now
  * -- after the caller computed bound, in every isolation level.  Inside
- * SPI, as the owner.
+ * SPI, as the owner.  The plan is made for a cursor read in part (callers
+ * stop at max_count): a plan that sorts the whole range would read every
+ * event after the position for each batch, as it does when the
+ * statistics of a growing es.events are stale.
  */
 Portal
 es_log_open(int64 after, int64 bound, Datum types, Datum categories)
@@ -351,7 +374,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetLatestSnapshot());
 	portal = SPI_cursor_open(NULL,
-							 es_keep_plan(&plan_read,
+							 keep_cursor_plan(&plan_read,
 										  "SELECT " ES_EVENT_COLUMNS " FROM es.events e"
 										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
 										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
