@@ -99,6 +99,14 @@ define_settings(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("event_sourcing.worker_delay",
+							"Least time between two runs of a background worker that appends woke.",
+							"The commits of that time are applied together.  0: a run at every wake-up.",
+							&es_worker_delay,
+							10, 0, 10000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	DefineCustomBoolVariable("event_sourcing.worker_wakeups",
 							 "Lets appending transactions wake their database's background worker at commit.",
 							 "Off: the worker finds new events every worker_naptime.",

@@ -19,6 +19,8 @@
  * horizon already includes it: no NOTIFY, no lock, an atomic add and a
  * SetLatch.  Between wake-ups the worker sleeps worker_naptime, which also
  * covers commits that never wake it (COMMIT PREPARED, worker_wakeups off).
+ * Runs that wake-ups start are at least worker_delay apart, so that under
+ * a stream of commits each run applies many events, not one.
  *
  * Errors.  A failing handler is handled by es_async_run: its batch rolls
  * back to the event before the failing one, the error is recorded in the
@@ -72,6 +74,7 @@ char	   *es_worker_databases = NULL;
 bool		es_worker_enabled = true;
 int			es_worker_naptime = 1000;
 int			es_worker_batch_size = 1000;
+int			es_worker_delay = 10;
 bool		es_worker_wakeups = true;
 
 /* What a worker is doing, as es.workers shows it. */
@@ -462,6 +465,7 @@ es_worker_main(Datum arg)
 	MemoryContext cxt;
 	int			failures = 0;
 	TimestampTz retry_at = 0;
+	TimestampTz last_start = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, worker_sigterm);
@@ -506,12 +510,29 @@ es_worker_main(Datum arg)
 			wait_ms = Max(1, TimestampDifferenceMilliseconds(now, retry_at));
 		else
 		{
-			uint64		seen = pg_atomic_read_u64(&my_slot->appends);
+			uint64		seen;
 			int64		applied;
 			bool		no_extension;
 			char	   *error = NULL;
 			bool		ok;
 
+			/*
+			 * Runs started by wake-ups are at least worker_delay apart: the
+			 * commits of that time are applied together (each run has a
+			 * fixed cost: a transaction, the horizon, a registry update).
+			 * A backlog (the last run took a full batch) is not delayed.
+			 */
+			if (!batch_full && last_start != 0 && es_worker_delay > 0 &&
+				!TimestampDifferenceExceeds(last_start, now, es_worker_delay))
+			{
+				(void) WaitLatch(MyLatch, WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+								 Max(1, es_worker_delay -
+									 TimestampDifferenceMilliseconds(last_start, now)),
+								 PG_WAIT_EXTENSION);
+				continue;
+			}
+			last_start = now;
+			seen = pg_atomic_read_u64(&my_slot->appends);
 			set_state(WORKER_RUNNING);
 			MemoryContextReset(cxt);
 			MemoryContextSwitchTo(cxt);

@@ -13,6 +13,7 @@ extern char *es_worker_databases;
 extern bool es_worker_enabled;
 extern int	es_worker_naptime;
 extern int	es_worker_batch_size;
+extern int	es_worker_delay;
 extern bool es_worker_wakeups;
 
 /*

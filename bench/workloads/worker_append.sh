@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Background worker (issue 19), the appenders' cost: pgbench clients append
 # one event per transaction to random streams, with an async projection
-# (no-op PL/pgSQL handler) registered.  A: the worker disabled
-# (event_sourcing.worker_enabled = off: nothing applies the projection
-# while the appenders run); B: the worker running, woken by every
-# appending commit and applying the events as they come.  Transactions per
-# second, interleaved A B A B, and B/A.
+# (no-op PL/pgSQL handler) registered.  A: the worker disabled and
+# wake-ups off (worker_enabled = off, worker_wakeups = off: appenders do
+# nothing for the worker, nothing applies the projection while they run);
+# B: the worker running, woken by the appending commits and applying the
+# events as they come.  Transactions per second, interleaved A B A B, B/A,
+# and how many runs the worker needed for B's commits.
 # Standalone (run it directly; it needs a cluster of its own with the
 # library preloaded, so bench/run.sh does not source it).
 # Usage: ES_PG_ROOT=DIR bash bench/workloads/worker_append.sh [seconds] [clients] [rounds]
@@ -36,6 +37,7 @@ es_give "$dir/append.sql"
 
 tps() {
     es_psql -d bench -c "ALTER SYSTEM SET event_sourcing.worker_enabled = $1" \
+        -c "ALTER SYSTEM SET event_sourcing.worker_wakeups = $1" \
         -c "SELECT pg_reload_conf()" >/dev/null
     # start from a caught-up projection either way
     es_psql -d bench -At -c "SELECT es.run_projections(1000000)" >/dev/null
@@ -50,3 +52,4 @@ for round in $(seq 1 "$rounds"); do
     b=$(tps on)
     echo "round $round: worker off $a, worker on $b, on/off $(echo "scale=3; $b / $a" | bc)"
 done
+es_psql -d bench -At -F ' ' -c "SELECT 'worker totals: runs', runs, 'wake-ups', wakeups, 'events applied', applied FROM es.workers"

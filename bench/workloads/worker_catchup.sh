@@ -39,6 +39,7 @@ BEGIN
 END \$\$;
 SQL
 last=$(es_psql -d bench -At -c "SELECT max(global_position) FROM es.events")
+echo "store: $(es_psql -d bench -At -c "SELECT count(*) FROM es.events") events, last position $last"
 
 # a fresh async projection at position 0
 fresh() {
