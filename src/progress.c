@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -19,6 +20,7 @@
 #include "storage/ipc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -249,14 +251,16 @@ es_progress_end(EsProgress *pr)
 PG_FUNCTION_INFO_V1(es_progress_status);
 
 /*
- * es.progress_status(): the operations in progress in every backend of the
- * cluster (none when the library is not preloaded).
+ * es.progress_status(): the operations in progress in the current database,
+ * in every database for members of pg_read_all_stats (as pg_stat_activity
+ * shows other databases' queries); none when the library is not preloaded.
  */
 Datum
 es_progress_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TimestampTz now = GetCurrentTimestamp();
+	bool		all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -269,7 +273,7 @@ es_progress_status(PG_FUNCTION_ARGS)
 		SpinLockAcquire(&slots[i].mutex);
 		memcpy(&copy, &slots[i], sizeof(copy));
 		SpinLockRelease(&slots[i].mutex);
-		if (copy.pid == 0)
+		if (copy.pid == 0 || (copy.database != MyDatabaseId && !all))
 			continue;
 		values[0] = Int32GetDatum(copy.pid);
 		values[1] = ObjectIdGetDatum(copy.database);

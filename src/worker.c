@@ -35,6 +35,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "funcapi.h"
@@ -49,6 +50,7 @@
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -585,12 +587,14 @@ PG_FUNCTION_INFO_V1(es_worker_status);
 
 /*
  * es.worker_status(): one row per configured worker (none when the library
- * is not preloaded or worker_databases is empty).
+ * is not preloaded or worker_databases is empty); the last error of another
+ * database's worker only for members of pg_read_all_stats.
  */
 Datum
 es_worker_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	int			i;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -634,7 +638,7 @@ es_worker_status(PG_FUNCTION_ARGS)
 		values[7] = Int64GetDatum((int64) pg_atomic_read_u64(&s->appends));
 		values[8] = Int64GetDatum(errors);
 		values[9] = CStringGetTextDatum(error);
-		nulls[9] = errors == 0;
+		nulls[9] = errors == 0 || (s->database != MyDatabaseId && !all);
 		values[10] = TimestampTzGetDatum(error_at);
 		nulls[10] = errors == 0;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

@@ -12,6 +12,8 @@ source "$(dirname "$0")/../lib.sh"
 es_scratch dir progress
 es_cluster_start "$dir/preloaded" "shared_preload_libraries = 'event_sourcing'"
 es_store ptest
+es_store other
+es_psql -d postgres -c "CREATE ROLE watcher LOGIN"
 es_psql -d ptest <<'SQL'
 CREATE TABLE gate (open boolean);
 CREATE TABLE seen (global_position bigint);
@@ -73,6 +75,8 @@ FROM es.progress
 SQL
 )
     expect "$2" "$got"
+    # another database shows it to members of pg_read_all_stats only
+    expect "watcher 0, superuser 1" "$(es_pg psql -X -At -U watcher -d other -c "SELECT 'watcher ' || count(*) FROM es.progress"), $(es_psql -d other -At -c "SELECT 'superuser ' || count(*) FROM es.progress")"
     es_psql -d ptest -c "INSERT INTO gate VALUES (true)"
     wait "$op"
     expect "after it: 0 in progress" "after it: $(es_psql -d ptest -At -c "SELECT count(*) FROM es.progress") in progress"
