@@ -27,7 +27,9 @@ OBJS = \
 	src/projection_async.o \
 	src/log.o \
 	src/subscription.o \
-	src/visibility.o
+	src/visibility.o \
+	src/progress.o \
+	src/worker.o
 
 # The install script of the version in development is generated from one
 # hand-edited file, event_sourcing.sql.  Every other script is committed and
