@@ -13,6 +13,7 @@ OBJS = \
 	src/event.o \
 	src/append.o \
 	src/dcb.o \
+	src/event_insert.o \
 	src/read.o \
 	src/upcast.o \
 	src/upcast_rules.o \
@@ -27,7 +28,9 @@ OBJS = \
 	src/log.o \
 	src/subscription.o \
 	src/lifecycle.o \
-	src/visibility.o
+	src/visibility.o \
+	src/progress.o \
+	src/worker.o
 
 # The install script of the version in development is generated from one
 # hand-edited file, event_sourcing.sql.  Every other script is committed and

@@ -163,8 +163,124 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION es.append_if(jsonb, bigint, text, bigint, es.new_event[]) IS
     'es.append, only if no event matching the query was appended after after_position (events of the calling transaction excepted), else SQLSTATE 40001 (constraint es_append_condition)';
+-- Background worker, progress, observability (issue 19): the background worker, progress and one view over every consumer of
+-- the log (src/worker.c, src/progress.c).  The C functions read shared
+-- memory: without shared_preload_libraries they return no rows.
+------------------------------------------------------------------------
 
+CREATE FUNCTION es.worker_status(
+    OUT database      text,
+    OUT pid           integer,
+    OUT state         text,
+    OUT started_at    timestamptz,
+    OUT last_run_at   timestamptz,
+    OUT runs          bigint,
+    OUT applied       bigint,
+    OUT wakeups       bigint,
+    OUT errors        bigint,
+    OUT last_error    text,
+    OUT last_error_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_worker_status'
+LANGUAGE C VOLATILE STRICT;
 
+COMMENT ON FUNCTION es.worker_status() IS
+    'Internal: the background workers as shared memory holds them (none without shared_preload_libraries); read es.workers';
+
+CREATE VIEW es.workers AS
+SELECT * FROM es.worker_status();
+
+COMMENT ON VIEW es.workers IS
+    'Background workers (event_sourcing.worker_databases, the library preloaded): database, process, state (starting, idle, running, backing off, disabled, no extension, not running), when it last ran, runs, events applied, wake-ups by appending commits, errors outside handlers and the last of them';
+GRANT SELECT ON es.workers TO PUBLIC;
+
+CREATE FUNCTION es.progress_status(
+    OUT pid        integer,
+    OUT database   oid,
+    OUT phase      text,
+    OUT projection text,
+    OUT done       bigint,
+    OUT total      bigint,
+    OUT events     bigint,
+    OUT rate       double precision,
+    OUT started_at timestamptz,
+    OUT updated_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'es_progress_status'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION es.progress_status() IS
+    'Internal: back-fills, rebuilds and catch-ups in progress in every backend (none without shared_preload_libraries); read es.progress';
+
+CREATE VIEW es.progress AS
+SELECT p.pid,
+       d.datname AS database,
+       p.phase,
+       p.projection,
+       p.done,
+       p.total,
+       CASE WHEN p.total OPERATOR(pg_catalog.>) 0
+            THEN pg_catalog.round(100.0 OPERATOR(pg_catalog.*) p.done
+                                  OPERATOR(pg_catalog./) p.total, 1)
+       END AS percent,
+       p.events,
+       pg_catalog.round(p.rate::pg_catalog.numeric, 1) AS events_per_second,
+       p.started_at,
+       p.updated_at
+FROM es.progress_status() p
+LEFT JOIN pg_catalog.pg_database d ON d.oid OPERATOR(pg_catalog.=) p.database;
+
+COMMENT ON VIEW es.progress IS
+    'Back-fills, rebuilds and catch-ups in progress, readable from any session while they run (needs shared_preload_libraries; without it, they send NOTICEs to their own session, see event_sourcing.progress_notice_interval): phase, projection, log positions walked (done) of total, events passed to the handler and their rate';
+GRANT SELECT ON es.progress TO PUBLIC;
+
+CREATE VIEW es.consumers AS
+SELECT 'projection'::text AS kind,
+       p.name,
+       p.mode,
+       p.owner,
+       p.event_types,
+       NULL::text[] AS categories,
+       p.position,
+       CASE WHEN p.mode OPERATOR(pg_catalog.=) 'inline' THEN 0
+            ELSE p.events_behind END AS events_behind,
+       p.oldest_unapplied_age,
+       p.applied_at AS last_applied_at,
+       p.error_sqlstate AS last_error_sqlstate,
+       p.error_message AS last_error,
+       p.error_position AS last_error_position,
+       p.error_at AS last_error_at,
+       CASE WHEN p.mode OPERATOR(pg_catalog.=) 'async'
+            THEN COALESCE(w.state, 'no worker') END AS worker_state,
+       w.last_run_at AS worker_last_run_at
+FROM es.projections p
+LEFT JOIN es.workers w
+       ON p.mode OPERATOR(pg_catalog.=) 'async'
+      AND w.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+UNION ALL
+SELECT 'subscription'::text,
+       s.name,
+       'poll'::text,
+       s.owner,
+       s.event_types,
+       s.categories,
+       s.position,
+       s.events_behind,
+       s.oldest_unconsumed_age,
+       s.acked_at,
+       NULL::text,
+       NULL::text,
+       NULL::bigint,
+       NULL::timestamptz,
+       NULL::text,
+       NULL::timestamptz
+FROM es.subscriptions s;
+
+COMMENT ON VIEW es.consumers IS
+    'Every consumer of the log: projections (inline: never behind; async: caught up by es.run_projections or the background worker) and subscriptions (polled), with position, lag (events_behind, oldest_unapplied_age), when the position last moved, the last error, and for async projections the state of the database''s worker and when it last ran';
+GRANT SELECT ON es.consumers TO PUBLIC;
+
+------------------------------------------------------------------------
 -- Stream lifecycle: delete, tombstone, truncate, retention, purge
 -- (src/lifecycle.c, docs/lifecycle.md).  The columns of es.streams and
 -- es.retention_registry are in "Storage" above.

@@ -16,8 +16,9 @@
  * expectation failed: either the batch was already stored right after the
  * expected version (an idempotent retry, which returns the same version and
  * writes nothing) or it is a conflict, reported as SQLSTATE 40001 with the
- * constraint name es_expected_version.  The events are then inserted with
- * one statement.  All plans are prepared once per backend.
+ * constraint name es_expected_version.  The events are then inserted
+ * directly, without SPI (event_insert.c).  All plans are prepared once per
+ * backend.
  *
  * Every statement here runs as a non-read-only SPI query, so that in READ
  * COMMITTED each one takes a fresh snapshot: after the version check has
@@ -64,6 +65,7 @@
 #include "check.h"
 #include "dcb.h"
 #include "event.h"
+#include "event_insert.h"
 #include "lifecycle.h"
 
 static SPIPlanPtr plan_version = NULL;
@@ -72,8 +74,6 @@ static SPIPlanPtr plan_insert_new = NULL;
 static SPIPlanPtr plan_update_exact = NULL;
 static SPIPlanPtr plan_find_id = NULL;
 static SPIPlanPtr plan_ids_after = NULL;
-static SPIPlanPtr plan_insert_one = NULL;
-static SPIPlanPtr plan_insert_many = NULL;
 
 /* The category of a stream: its id up to the first '-', or all of it. */
 static Datum
@@ -337,91 +337,16 @@ claim_versions(text *stream_id, bool any_version, int64 expected, int n,
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* Insert the batch as versions first .. first + n - 1 of the stream. */
+/*
+ * Insert the batch as versions first .. first + n - 1 of the stream: a
+ * batch with tags through dcb.c, the others directly (event_insert.c).
+ */
 static void
 insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
 {
-	Datum		values[8];
-	char		nulls[8];
-	uint64		rows;
-
 	if (es_dcb_insert_tagged(stream_id, first, events, n))
 		return;
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = PointerGetDatum(stream_id);
-	if (n == 1)
-	{
-		static const Oid argtypes[] = {TEXTOID, INT8OID, UUIDOID, TEXTOID,
-		INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
-
-		values[1] = Int64GetDatum(first);
-		values[2] = UUIDPGetDatum(&events[0].event_id);
-		values[3] = events[0].event_type;
-		values[4] = Int32GetDatum(events[0].schema_version);
-		values[5] = events[0].data;
-		values[6] = events[0].metadata;
-		nulls[6] = events[0].metadata_isnull ? 'n' : ' ';
-		values[7] = TimestampTzGetDatum(events[0].occurred_at);
-		nulls[7] = events[0].occurred_at_isnull ? 'n' : ' ';
-		rows = es_run_plan(es_keep_plan(&plan_insert_one,
-										"INSERT INTO es.events (stream_id, stream_version, event_id,"
-										" event_type, schema_version, data, metadata, occurred_at)"
-										" VALUES ($1, $2, $3, $4, $5, $6, $7,"
-										" COALESCE($8, pg_catalog.now()))",
-										8, argtypes),
-						   values, nulls, false, 0, SPI_OK_INSERT);
-	}
-	else
-	{
-		static const Oid argtypes[] = {TEXTOID, INT8OID, UUIDARRAYOID, TEXTARRAYOID,
-		INT4ARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID};
-		Datum	   *ids = palloc(sizeof(Datum) * n);
-		Datum	   *types = palloc(sizeof(Datum) * n);
-		Datum	   *versions = palloc(sizeof(Datum) * n);
-		Datum	   *data = palloc(sizeof(Datum) * n);
-		Datum	   *meta = palloc(sizeof(Datum) * n);
-		bool	   *meta_nulls = palloc(sizeof(bool) * n);
-		Datum	   *occurred = palloc(sizeof(Datum) * n);
-		bool	   *occurred_nulls = palloc(sizeof(bool) * n);
-		int			dims[1] = {n};
-		int			lbs[1] = {1};
-		int			i;
-
-		for (i = 0; i < n; i++)
-		{
-			ids[i] = UUIDPGetDatum(&events[i].event_id);
-			types[i] = events[i].event_type;
-			versions[i] = Int32GetDatum(events[i].schema_version);
-			data[i] = events[i].data;
-			meta[i] = events[i].metadata;
-			meta_nulls[i] = events[i].metadata_isnull;
-			occurred[i] = TimestampTzGetDatum(events[i].occurred_at);
-			occurred_nulls[i] = events[i].occurred_at_isnull;
-		}
-		values[1] = Int64GetDatum(first - 1);
-		values[2] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		values[3] = PointerGetDatum(construct_array(types, n, TEXTOID, -1, false, TYPALIGN_INT));
-		values[4] = PointerGetDatum(construct_array(versions, n, INT4OID, 4, true, TYPALIGN_INT));
-		values[5] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));
-		values[6] = PointerGetDatum(construct_md_array(meta, meta_nulls, 1, dims, lbs,
-													   JSONBOID, -1, false, TYPALIGN_INT));
-		values[7] = PointerGetDatum(construct_md_array(occurred, occurred_nulls, 1, dims, lbs,
-													   TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-													   TYPALIGN_DOUBLE));
-		rows = es_run_plan(es_keep_plan(&plan_insert_many,
-										"INSERT INTO es.events (stream_id, stream_version, event_id,"
-										" event_type, schema_version, data, metadata, occurred_at)"
-										" SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord, e.id, e.typ,"
-										" e.ver, e.dat, e.meta, COALESCE(e.occ, pg_catalog.now())"
-										" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
-										" pg_catalog.unnest($5), pg_catalog.unnest($6),"
-										" pg_catalog.unnest($7), pg_catalog.unnest($8))"
-										" WITH ORDINALITY AS e(id, typ, ver, dat, meta, occ, ord)",
-										8, argtypes),
-						   values, nulls, false, 0, SPI_OK_INSERT);
-	}
-	if (rows != (uint64) n)
-		elog(ERROR, "inserted " UINT64_FORMAT " events, expected %d", rows, n);
+	es_insert_events(stream_id, first, events, n);
 }
 
 /*
