@@ -27,6 +27,7 @@ OBJS = \
 	src/projection_async.o \
 	src/log.o \
 	src/subscription.o \
+	src/lifecycle.o \
 	src/visibility.o \
 	src/progress.o \
 	src/worker.o

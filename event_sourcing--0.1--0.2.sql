@@ -279,3 +279,110 @@ FROM es.subscriptions s;
 COMMENT ON VIEW es.consumers IS
     'Every consumer of the log: projections (inline: never behind; async: caught up by es.run_projections or the background worker) and subscriptions (polled), with position, lag (events_behind, oldest_unapplied_age), when the position last moved, the last error, and for async projections the state of the database''s worker and when it last ran';
 GRANT SELECT ON es.consumers TO PUBLIC;
+
+------------------------------------------------------------------------
+-- Stream lifecycle: delete, tombstone, truncate, retention, purge
+-- (src/lifecycle.c, docs/lifecycle.md).  The columns of es.streams and
+-- es.retention_registry are in "Storage" above.
+------------------------------------------------------------------------
+
+CREATE FUNCTION es.delete_stream(
+    stream_id        text,
+    expected_version bigint DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_delete_stream'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.delete_stream(text, bigint) IS
+    'Soft delete: the stream''s events so far are hidden from its reads, its version is kept (an append continues it), a $deleted event goes to the stream ''$'' || stream_id; returns the version. expected_version as for es.append (40001, constraint es_expected_version)';
+REVOKE ALL ON FUNCTION es.delete_stream(text, bigint) FROM PUBLIC;
+
+CREATE FUNCTION es.tombstone_stream(
+    stream_id        text,
+    expected_version bigint DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_tombstone_stream'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.tombstone_stream(text, bigint) IS
+    'Hard delete: every event of the stream is hidden and may be purged, every later append fails with SQLSTATE 55000 (constraint es_stream_tombstoned), the id is never used again (an id never written is reserved); a $tombstoned event goes to the stream ''$'' || stream_id; returns the version';
+REVOKE ALL ON FUNCTION es.tombstone_stream(text, bigint) FROM PUBLIC;
+
+CREATE FUNCTION es.truncate_stream(
+    stream_id      text,
+    before_version bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'es_truncate_stream'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.truncate_stream(text, bigint) IS
+    'Hides the stream''s events before before_version (at most its version + 1) from its reads; a $truncated event goes to the stream ''$'' || stream_id; returns the version';
+REVOKE ALL ON FUNCTION es.truncate_stream(text, bigint) FROM PUBLIC;
+
+-- Refuses any change of a tombstoned stream's row: the version check of
+-- an append that expected its version, whatever the path.
+CREATE FUNCTION es.refuse_tombstoned()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_refuse_tombstoned'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.refuse_tombstoned() IS
+    'Trigger function: refuses, with SQLSTATE 55000 (constraint es_stream_tombstoned), any UPDATE of a tombstoned stream''s row in es.streams';
+REVOKE ALL ON FUNCTION es.refuse_tombstoned() FROM PUBLIC;
+
+CREATE TRIGGER streams_tombstoned
+    BEFORE UPDATE ON es.streams
+    FOR EACH ROW WHEN (OLD.tombstoned)
+    EXECUTE FUNCTION es.refuse_tombstoned();
+ALTER TABLE es.streams ENABLE ALWAYS TRIGGER streams_tombstoned;
+
+CREATE VIEW es.retention AS
+SELECT r.category,
+       r.max_age,
+       r.max_count,
+       r.owner,
+       r.created_at
+FROM es.retention_registry r;
+
+COMMENT ON VIEW es.retention IS
+    'Retention policies: each stream of the category keeps only its events recorded within max_age and its last max_count events (NULL: no such limit); owner may drop the policy';
+GRANT SELECT ON es.retention TO PUBLIC;
+
+CREATE FUNCTION es.create_retention(
+    category  text,
+    max_age   interval DEFAULT NULL,
+    max_count bigint   DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_create_retention'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.create_retention(text, interval, bigint) IS
+    'Creates the retention policy of a stream category: events recorded before now() - max_age, and all but the last max_count events of each stream, are hidden from the stream''s reads at once and removed by es.purge';
+REVOKE ALL ON FUNCTION es.create_retention(text, interval, bigint) FROM PUBLIC;
+
+CREATE FUNCTION es.drop_retention(category text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'es_drop_retention'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION es.drop_retention(text) IS
+    'Removes the retention policy of a category (its creator, members of that role, superusers): what was not purged yet is visible again';
+REVOKE ALL ON FUNCTION es.drop_retention(text) FROM PUBLIC;
+
+-- The one path that removes events: the procedure commits after each
+-- batch, and its DELETE is the only one the immutability trigger lets
+-- through (opened by the C code itself, never by a caller's setting).
+CREATE PROCEDURE es.purge(
+    batch_size integer DEFAULT 10000,
+    pause_ms   integer DEFAULT 250)
+AS 'MODULE_PATHNAME', 'es_purge'
+LANGUAGE C;
+
+COMMENT ON PROCEDURE es.purge(integer, integer) IS
+    'Physically removes the events that deletions, tombstones, truncations and retention hide (never a lifecycle event), and the snapshots that covered them, batch_size events per transaction, pausing pause_ms milliseconds after each batch; CALL it outside a transaction block';
+-- Removing events for good is the store owner's decision: grant EXECUTE
+-- to the role that runs it.
+REVOKE ALL ON PROCEDURE es.purge(integer, integer) FROM PUBLIC;
+
+COMMENT ON FUNCTION es.refuse_change() IS
+    'Trigger function: refuses UPDATE, DELETE and TRUNCATE of es.events for every role; lets through only es.purge''s own DELETE';

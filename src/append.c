@@ -66,6 +66,7 @@
 #include "dcb.h"
 #include "event.h"
 #include "event_insert.h"
+#include "lifecycle.h"
 
 static SPIPlanPtr plan_version = NULL;
 static SPIPlanPtr plan_upsert_any = NULL;
@@ -91,6 +92,7 @@ raise_conflict(text *stream_id, int64 expected, int64 actual)
 {
 	char	   *name = text_to_cstring(stream_id);
 
+	es_lifecycle_check_tombstoned(stream_id);	/* 55000, not retried */
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			 errmsg("version conflict on stream \"%s\"", name),
@@ -423,6 +425,7 @@ es_append_call(FunctionCallInfo fcinfo, int argoff, const EsDcbCondition *cond)
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
 	es_check_not_null(fcinfo, argoff + 2, "events", NULL);
 	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(argoff + 2), &events);
+	es_lifecycle_check_append(stream_id, events, n);	/* "$" names: 42939 */
 
 	es_become_owner(&save);
 	save.appending = true;

@@ -38,13 +38,16 @@ static void
 check_stream_id_value(text *stream_id, const char *label)
 {
 	Size		len = VARSIZE_ANY_EXHDR(stream_id);
+	/* a lifecycle event's companion stream: "$" and a stream id */
+	Size		max = ES_MAX_STREAM_ID_BYTES +
+		(len > 0 && VARDATA_ANY(stream_id)[0] == '$' ? 1 : 0);
 
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stream_id must not be empty"),
 				 label ? errdetail("The stream_id of %s is an empty string.", label) : 0));
-	if (len > ES_MAX_STREAM_ID_BYTES)
+	if (len > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stream_id is too long"),
@@ -96,6 +99,20 @@ es_check_event_type(Datum value, bool isnull, const char *label)
 				 errdetail("The event_type has %zu bytes; at most %d are allowed.",
 						   len, ES_MAX_EVENT_TYPE_BYTES)));
 	return t;
+}
+
+/* Refuse a name reserved for the extension's lifecycle events. */
+void
+es_check_not_reserved(text *name, const char *kind, const char *label)
+{
+	if (VARSIZE_ANY_EXHDR(name) > 0 && VARDATA_ANY(name)[0] == '$')
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("%s \"%s\" is reserved", kind, text_to_cstring(name)),
+				 label ?
+				 errdetail("The %s of %s begins with \"$\": such names are reserved for the lifecycle events the extension writes.",
+						   kind, label) :
+				 errdetail("Names that begin with \"$\" are reserved for the lifecycle events the extension writes.")));
 }
 
 /* Check an event type argument. */

@@ -8,7 +8,8 @@
  * Each check raises a clear error with the SQLSTATE the README documents:
  * 22004 (null_value_not_allowed) for a NULL where a value is required,
  * 22023 (invalid_parameter_value) for an empty, negative or absurd value,
- * 42622 (name_too_long) for an over-long registry name.
+ * 42622 (name_too_long) for an over-long registry name, 42939
+ * (reserved_name) for a user's name that begins with "$".
  */
 #ifndef ES_CHECK_H
 #define ES_CHECK_H
@@ -29,6 +30,13 @@ extern text *es_check_stream_id(FunctionCallInfo fcinfo, int argno);
  * for a plain argument.  Returns the type detoasted.
  */
 extern text *es_check_event_type(Datum value, bool isnull, const char *label);
+
+/*
+ * Refuse (42939, reserved_name) a stream id, event type or category
+ * (kind) that begins with "$": those name the lifecycle events the
+ * extension writes.  label as for es_check_event_type.
+ */
+extern void es_check_not_reserved(text *name, const char *kind, const char *label);
 
 /* es_check_event_type for argument argno. */
 extern text *es_check_event_type_arg(FunctionCallInfo fcinfo, int argno);

@@ -77,6 +77,7 @@ es_event(PG_FUNCTION_ARGS)
 
 	values[NE_EVENT_TYPE] = PointerGetDatum(es_check_event_type(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
 																PG_ARGISNULL(0), "the event"));
+	es_check_not_reserved(DatumGetTextPP(values[NE_EVENT_TYPE]), "event type", "the event");
 	nulls[NE_EVENT_TYPE] = false;
 	es_check_not_null(fcinfo, 1, "data",
 					  "Pass an empty object ('{}') for an event without data.");

@@ -23,6 +23,8 @@
  *						from the log
  *	 log.c				the log's read path: positions, horizon, es.read_all
  *	 subscription.c		subscriptions: create, drop, es.poll, es.wait
+ *	 lifecycle.c		stream lifecycle: delete, tombstone, truncate,
+ *						retention policies, lifecycle events, es.purge
  *	 worker.c			the background worker (preloaded): async projections
  *						caught up by themselves, woken by appenders
  *	 progress.c			progress of back-fills, rebuilds, catch-ups

@@ -189,6 +189,7 @@ WORLD_SETUP = """
 CREATE EXTENSION event_sourcing;
 CREATE SCHEMA fz AUTHORIZATION fuzz;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA es TO fuzz;
+GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA es TO fuzz;
 ALTER ROLE fuzz IN DATABASE {db} SET statement_timeout = '{timeout}ms';
 ALTER ROLE fuzz IN DATABASE {db} SET search_path = fz, public;
 ALTER ROLE {superuser} IN DATABASE {db} SET statement_timeout = '{timeout}ms';
@@ -829,6 +830,16 @@ def arg_uuid(r):
     return r.choice(["NULL", "gen_random_uuid()", "'00000000-0000-0000-0000-000000000000'"])
 
 
+def arg_interval(r):
+    return r.choice(["NULL", "'1 day'", "'0'", "'-1 second'", "'1 microsecond'", "'178000000 years'",
+                     "'1 month -31 days'", "'-178000000 years'"])
+
+
+def arg_stream(r):
+    return r.choice([q("acct-1"), q("$acct-1"), q("acct-" + str(r.randint(1, 3))), arg_text(r),
+                     "repeat('x', 1024)", "'$' || repeat('x', 1024)"])
+
+
 def arg_text_array(r):
     return r.choice(["NULL", "'{}'", "'{E}'", "ARRAY[NULL]::text[]", "ARRAY['E', NULL]",
                      "(SELECT array_agg(i::text) FROM generate_series(1, 100000) i)", "'{\"\"}'",
@@ -890,6 +901,12 @@ SWEEP = [
     ("es.poll", [arg_text, arg_int4]),
     ("es.wait", [arg_text, arg_int4]),
     ("es.uuid_v7", []),
+    ("es.delete_stream", [arg_stream, arg_int8]),
+    ("es.tombstone_stream", [arg_stream, arg_int8]),
+    ("es.truncate_stream", [arg_stream, arg_int8]),
+    ("es.create_retention", [lambda r: r.choice([q("acct"), q("$acct"), arg_text(r)]), arg_interval, arg_int8]),
+    ("es.drop_retention", [lambda r: r.choice([q("acct"), arg_text(r)])]),
+    ("es.purge", [arg_int4, lambda r: r.choice(["0", "1", "NULL", "-1", "2147483647"])]),
     ("es.next_position", [lambda r: r.choice(["'es.events_global_position_seq'", "'es.events'", "0", "NULL"])]),
 ]
 
@@ -909,7 +926,36 @@ def gen_sweep(r, c):
             args[0], args[1] = q("acct-1"), q(f"r{c}")
         if fn == "es.wait" and len(args) > 1:
             args[1] = r.choice(["0", "1", "-1", "NULL", "2147483647"])
-        out.append(f"SELECT * FROM {fn}({', '.join(args)});")
+        if fn == "es.purge":
+            out.append(f"CALL {fn}({', '.join(args)});")
+        else:
+            out.append(f"SELECT * FROM {fn}({', '.join(args)});")
+    return "fuzz", "\n".join(out)
+
+
+def gen_lifecycle_write(r, c):
+    """Appends, deletes, tombstones, truncations, retention and purges in any order."""
+    streams = [f"lc{c}-{i}" for i in range(3)] + [f"lc{c}"]
+    out = [f"SELECT es.create_reducer('lc{c}', rules => '{{\"*\": [{{\"op\": \"count\", \"target\": \"$.n\"}}]}}', "
+           f"snapshot_every => {r.choice(['NULL', '1', '2'])});",
+           f"SELECT es.create_subscription('lc{c}', categories => ARRAY['lc{c}']);"]
+    for _ in range(r.randint(5, 20)):
+        s = q(r.choice(streams))
+        out.append(r.choice([
+            lambda: append(r, r.choice(streams), ["E", "F", "$deleted"]),
+            lambda: f"SELECT es.delete_stream({s}, {arg_int8(r) if r.random() < 0.3 else 'NULL'});",
+            lambda: f"SELECT es.tombstone_stream({s}, {arg_int8(r) if r.random() < 0.3 else 'NULL'});",
+            lambda: f"SELECT es.truncate_stream({s}, {r.choice(['1', '2', '3', '5', arg_int8(r)])});",
+            lambda: f"SELECT es.create_retention('lc{c}', {arg_interval(r)}, {r.choice(['NULL', '1', '2', arg_int8(r)])});",
+            lambda: f"SELECT es.drop_retention('lc{c}');",
+            lambda: f"CALL es.purge({r.choice(['1', '2', '100', 'DEFAULT', arg_int4(r)])}, {r.choice(['0', '1', '5'])});",
+            lambda: f"SELECT count(*) FROM es.read_stream({s});",
+            lambda: f"SELECT es.fold({s}, 'lc{c}');",
+            lambda: f"SELECT es.snapshot({s}, 'lc{c}');",
+            lambda: f"SELECT count(*) FROM es.poll('lc{c}', {r.choice([1, 5, 100])});",
+            lambda: f"SELECT count(*) FROM es.read_all(0, NULL, {r.choice(['NULL', q('{$deleted,$tombstoned,$truncated}')])});",
+            lambda: f"SELECT es.append('$' || {s}, NULL, es.event('E', '{{}}'));",
+        ])())
     return "fuzz", "\n".join(out)
 
 
@@ -1027,6 +1073,7 @@ GENERATORS = [
     ("swapped_upcaster", lambda r, c: gen_swapped(r, c, "upcaster"), 1),
     ("swapped_handler", lambda r, c: gen_swapped(r, c, "handler"), 1),
     ("sweep", gen_sweep, 2),
+    ("lifecycle_write", gen_lifecycle_write, 2),
     ("big", gen_big, 1),
     ("lifecycle", gen_lifecycle, 2),
     ("dcb", gen_dcb, 2),
