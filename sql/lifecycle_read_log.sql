@@ -87,8 +87,9 @@ SELECT es.create_projection('backfill', 'app.on_backfill(es.events)',
                             event_types => '{$tombstoned}', tables => '{app.seen}');
 SELECT projection, stream_id, event_type, about FROM app.seen ORDER BY projection, stream_id, event_type;
 
--- an upcaster cannot sneak a user event in as a "$" type for NULL filters
--- lifecycle-merge: if es.create_upcaster refuses "$" types, drop this check
-SELECT es.create_upcaster('Renamed', 1, '[{"op": "rename_type", "value": "$renamed"}]');
-SELECT count(*) FROM es.read_all(0, NULL, NULL) WHERE event_type = '$renamed';
-SELECT stream_id, event_type FROM es.read_all(0, NULL, '{$renamed}');
+-- an upcaster can neither make a user event look like a lifecycle event
+-- (a read model that acts on "$deleted" would act on it) nor rewrite one
+SELECT es.create_upcaster('Renamed', 1, '[{"op": "rename_type", "value": "$deleted"}]');
+SELECT es.create_upcaster('$deleted', 1, '[{"op": "set", "target": "$.x", "value": 1}]');
+SELECT count(*) FROM es.upcasters;
+SELECT count(*) FROM es.read_all(0, NULL, '{$deleted}') WHERE stream_id NOT LIKE '$%';

@@ -1258,10 +1258,20 @@ es_create_upcaster(PG_FUNCTION_ARGS)
 				 errmsg("exactly one of rules and fn must be given"),
 				 errdetail("%s", has_rules ? "Both were given." : "Neither was given."),
 				 errhint("Pass rules for a declarative step, or fn for a function (data jsonb) RETURNS jsonb.")));
+	/* a step may neither read nor make a lifecycle ("$") event */
+	es_check_not_reserved(event_type, "event type", "the upcaster");
 	if (has_rules)
-		(void) es_upcast_rules_compile(rules, CurrentMemoryContext,
-										 VARDATA_ANY(event_type),
-										 VARSIZE_ANY_EXHDR(event_type), from);
+	{
+		EsUpcastRules *compiled = es_upcast_rules_compile(rules, CurrentMemoryContext,
+														  VARDATA_ANY(event_type),
+														  VARSIZE_ANY_EXHDR(event_type), from);
+		int			len;
+		const char *new_type = es_upcast_rules_new_type(compiled, &len);
+
+		if (new_type != NULL)
+			es_check_not_reserved(cstring_to_text_with_len(new_type, len),
+								  "event type", "the upcaster's rename_type");
+	}
 	else
 		fn_name = check_upcaster_function(PG_GETARG_OID(3));
 	/* the caller's settings, before acting as the owner */

@@ -997,9 +997,9 @@ def gen_big(r, c):
 def gen_lifecycle(r, c):
     """Stream reads under every kind of hiding, and "$" filters on the log.
     As the superuser: the hidden state is written into es.streams and
-    es.retention_registry directly (lifecycle-merge: as the role fuzz
-    through es.delete_stream / es.truncate_stream / es.tombstone_stream /
-    es.create_retention once the write side is merged)."""
+    es.retention_registry directly, including states the lifecycle
+    functions never write (gen_lifecycle_write drives those functions as
+    the role fuzz)."""
     streams = [f"lc{c}-{i}" for i in range(3)]
     red = f"lcr{c}"
     out = [f"SELECT es.create_reducer('{red}', snapshot_every => {r.choice(['NULL', '1', '2', '1000'])}, "

@@ -2,8 +2,9 @@
 -- hiding with absurd values (a retention max_age near the interval's
 -- limits, max_count at the bigint limit, a tombstoned version-0 row,
 -- "$" streams and "$" filters).
--- lifecycle-merge: the UPDATEs / INSERTs stand for es.delete_stream,
--- es.tombstone_stream and es.create_retention (then role fuzz).
+-- The UPDATEs / INSERTs write, as the superuser, states that
+-- es.delete_stream, es.tombstone_stream and es.create_retention write and
+-- some they never do.
 -- role: superuser
 SELECT es.create_reducer('lc', snapshot_every => 1, rules => '{"*": [{"op": "count", "target": "$.n"}]}');
 SELECT es.append('lc-1', 0, es.event('E', '{}'), es.event('E', '{}'), es.event('E', '{}'));
