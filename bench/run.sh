@@ -49,6 +49,8 @@ WORKLOADS=(
     projection_rebuild
     log_poll
     async_catchup
+    read_stream
+    read_all_page
 )
 
 mode=full
