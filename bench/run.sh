@@ -277,12 +277,17 @@ write_report() {
             cat "$BENCH/PROFILE.md"
             echo
         fi
+        if [ -f "$BENCH/PEERS.md" ]; then	# written by bench/peers.sh
+            cat "$BENCH/PEERS.md"
+            echo
+        fi
         echo "## Reproduce"
         echo
         echo '```sh'
         echo "bench/run.sh            # full run (about $((elapsed / 60 + 1)) min here), writes bench/REPORT.md"
         echo "bench/run.sh --quick    # under two minutes, writes bench/out/REPORT-quick.md"
         echo "bench/profile.sh        # perf profile of the single-event append (see above)"
+        echo "bench/peers.sh          # Message DB and Emmett beside the extension: bench/PEERS.md"
         echo '```'
     } >"$report"
     echo "== report: $report (${elapsed} s)"
