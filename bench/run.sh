@@ -277,10 +277,13 @@ write_report() {
             cat "$BENCH/PROFILE.md"
             echo
         fi
-        if [ -f "$BENCH/PEERS.md" ]; then	# written by bench/peers.sh
-            cat "$BENCH/PEERS.md"
-            echo
-        fi
+        # the reads' profile, and the peers' section written by bench/peers.sh
+        for part in PROFILE-reads.md PEERS.md; do
+            if [ -f "$BENCH/$part" ]; then
+                cat "$BENCH/$part"
+                echo
+            fi
+        done
         echo "## Reproduce"
         echo
         echo '```sh'

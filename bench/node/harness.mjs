@@ -20,7 +20,8 @@
 //       after a second of unrecorded warm-up, prints one line:
 //       store workload clients ops ops/s events/s conflicts
 //
-// Workloads: append_any / append_exact (one event per call, a random one of
+// Workloads: ping (SELECT 1 through the store's pool: the client's round
+// trip), append_any / append_exact (one event per call, a random one of
 // the 10,000 streams, no expected version / the exact one), append_batch
 // (100 events per call), read_stream (a whole 1,000-event stream), fold
 // (the state of the 100,000-event stream: a sum), follow (the first 100,000
@@ -271,6 +272,7 @@ async function run(s) {
   let conflicts = 0;
   const rnd = (n) => 1 + Math.floor(Math.random() * n);
   const op = {
+    async ping() { await s.p.query('SELECT 1'); events += 1; },
     async append_any() { await s.append(`acct-${rnd(STREAMS)}`, null, [PAYLOAD]); events += 1; },
     async append_exact() {
       const st = `acct-${rnd(STREAMS)}`;
