@@ -24,7 +24,8 @@ OBJS = \
 	src/projection.o \
 	src/projection_async.o \
 	src/log.o \
-	src/subscription.o
+	src/subscription.o \
+	src/visibility.o
 
 # The install script of the version in development is generated from one
 # hand-edited file, event_sourcing.sql.  Every other script is committed and

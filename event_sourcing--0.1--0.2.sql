@@ -52,3 +52,53 @@ COMMENT ON TABLE es.retention_registry IS
     'Retention policies by stream category; read es.retention, write through es.create_retention / es.drop_retention';
 
 SELECT pg_catalog.pg_extension_config_dump('es.retention_registry', '');
+
+------------------------------------------------------------------------
+-- Stream lifecycle (issue 17): the read side
+------------------------------------------------------------------------
+
+-- The stream reads keep the policies in a per-backend cache; DML sends no
+-- invalidation by itself, so any change to the registry does (visibility.c).
+CREATE FUNCTION es.retention_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'es_retention_changed'
+LANGUAGE C;
+
+COMMENT ON FUNCTION es.retention_changed() IS
+    'Trigger function: any change to es.retention_registry invalidates every backend''s cache of retention policies';
+REVOKE ALL ON FUNCTION es.retention_changed() FROM PUBLIC;
+
+CREATE TRIGGER retention_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON es.retention_registry
+    FOR EACH STATEMENT EXECUTE FUNCTION es.retention_changed();
+
+-- Lifecycle events ("$" types) reach a consumer of the log only when its
+-- type filter names them; their category is that of the stream they
+-- concern.
+CREATE OR REPLACE FUNCTION es.log_lag(
+    after           bigint,
+    event_types     text[],
+    categories      text[],
+    OUT events_behind bigint,
+    OUT oldest_age    interval)
+RETURNS record
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+SELECT (SELECT pg_catalog.count(*) FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) after
+          AND CASE WHEN event_types IS NULL
+                   THEN NOT pg_catalog.starts_with(e.event_type, '$')
+                   ELSE e.event_type OPERATOR(pg_catalog.=) ANY (event_types)
+                        OR e.event_type IN (SELECT u.event_type FROM es.upcasters_registry u)
+              END
+          AND (categories IS NULL
+               OR pg_catalog.split_part(pg_catalog.ltrim(e.stream_id, '$'), '-', 1)
+                  OPERATOR(pg_catalog.=) ANY (categories))),
+       (SELECT pg_catalog.now() OPERATOR(pg_catalog.-) e.recorded_at FROM es.events e
+        WHERE e.global_position OPERATOR(pg_catalog.>) after
+        ORDER BY e.global_position LIMIT 1)
+$$;
+
+COMMENT ON FUNCTION es.log_lag(bigint, text[], text[]) IS
+    'Internal: the lag of a consumer of the log at a position with filters (NULL: every type but the lifecycle events, every category): committed events after it that may match, and the age of the first event after it';

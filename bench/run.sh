@@ -51,6 +51,7 @@ WORKLOADS=(
     async_catchup
     read_stream
     read_all_page
+    lifecycle_read
 )
 
 mode=full

@@ -15,6 +15,15 @@
 -- Read side: bank.accounts, a read model kept by an inline projection in
 -- the appending transaction, and queries over it and over the events.
 --
+-- Lifecycle: a deleted account (es.delete_stream) leaves the read model,
+-- which names the lifecycle event $deleted (and $tombstoned).  A long
+-- account keeps its state when its old events are truncated: append a
+-- summary first, then truncate before it,
+--
+--	 SELECT es.truncate_stream(bank.stream('A-1'), bank.summarize('A-1'));
+--
+-- the reducer starts over from the summary (the rule language's replace).
+--
 -- Load it with psql after CREATE EXTENSION event_sourcing.
 
 CREATE SCHEMA bank;
@@ -46,6 +55,7 @@ SELECT es.create_reducer('bank_account', '{"balance": 0, "status": "none", "vers
     {"op": "add", "target": "$.balance", "from": "$.data.amount",
      "when": {"path": "$.data.to_stream", "equals_stream_id": true}}
   ],
+  "BalanceSummarized": [{"op": "replace", "from": "$.data.state"}],
   "*": [{"op": "set", "target": "$.version", "from": "$.stream_version"}]
 }
 $rules$);
@@ -193,6 +203,21 @@ END $$;
 COMMENT ON FUNCTION bank.transfer(text, text, numeric) IS
     'Moves money between two accounts: one event in each, one transaction; 23514 for an overdraft';
 
+-- A summary of the account: its whole state in one event, so that the
+-- events before it can be truncated (es.truncate_stream(stream, version))
+-- and the account still folds to the same state.  Returns its version.
+CREATE FUNCTION bank.summarize(account_id text) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    state jsonb := bank.load(account_id);
+BEGIN
+    RETURN es.append(bank.stream(account_id), (state->>'version')::bigint,
+        es.event('BalanceSummarized', jsonb_build_object('state', state - 'version')));
+END $$;
+
+COMMENT ON FUNCTION bank.summarize(text) IS
+    'Appends a BalanceSummarized event with the account''s state and returns its version: truncate the stream before it';
+
 ------------------------------------------------------------------------
 -- The read model: bank.accounts, kept by an inline projection
 ------------------------------------------------------------------------
@@ -214,6 +239,13 @@ DECLARE
     amount numeric := (event.data->>'amount')::numeric;
 BEGIN
     CASE event.event_type
+    WHEN '$deleted', '$tombstoned' THEN
+        -- lifecycle events: in the "$" stream, about the account's stream
+        DELETE FROM bank.accounts
+        WHERE account_id = substr(event.data->>'stream_id', length('account-') + 1);
+        RETURN;
+    WHEN 'BalanceSummarized' THEN
+        amount := 0;
     WHEN 'AccountOpened' THEN
         INSERT INTO bank.accounts
         VALUES (event.data->>'account_id', event.data->>'owner',
@@ -236,7 +268,8 @@ BEGIN
 END $$;
 
 SELECT es.create_projection('bank_accounts', 'bank.project_account(es.events)',
-    event_types => ARRAY['AccountOpened', 'MoneyDeposited', 'MoneyWithdrawn', 'TransferCompleted'],
+    event_types => ARRAY['AccountOpened', 'MoneyDeposited', 'MoneyWithdrawn', 'TransferCompleted',
+                         'BalanceSummarized', '$deleted', '$tombstoned'],
     tables => ARRAY['bank.accounts']::regclass[]);
 
 ------------------------------------------------------------------------

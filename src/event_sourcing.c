@@ -37,6 +37,7 @@
 #include "upcast.h"
 #include "projection.h"
 #include "log.h"
+#include "visibility.h"
 
 PG_MODULE_MAGIC;
 
@@ -71,4 +72,5 @@ _PG_init(void)
 	es_reducer_init();
 	es_projection_init();
 	es_log_init();
+	es_visibility_init();
 }

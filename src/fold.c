@@ -37,6 +37,13 @@
  * at the last such multiple -- at most one write per fold.  In a read-only
  * transaction or on a standby it writes nothing and still answers.
  * es.snapshot() stores one at the stream's current version on demand.
+ *
+ * Hidden events (visibility.c: deletion, truncation, tombstone, retention
+ * by count or by age) are left out as if they did not exist: the fold
+ * starts after the hidden prefix and skips events too old for a max_age
+ * policy.  A snapshot covers versions 1..v, so it is used (and one is
+ * stored) only when no event of the stream can be hidden at the read: a
+ * fold's result never depends on whether a snapshot exists.
  */
 #include "postgres.h"
 
@@ -65,6 +72,7 @@
 #include "reducer.h"
 #include "rules.h"
 #include "upcast.h"
+#include "visibility.h"
 
 /* One fold in progress. */
 typedef struct Folder
@@ -281,12 +289,26 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 	Datum	   *scan_values;
 	bool	   *scan_nulls;
 	Datum		result;
+	EsVisibility vis;
 
 	folder_init(&f, text_to_cstring(stream_id), reducer, result_cxt);
 	cand_cxt = AllocSetContextCreate(result_cxt, "es fold snapshot", ALLOCSET_DEFAULT_SIZES);
 	*final_version = 0;
 	if (to_version == 0)
 		goto done;
+
+	/* what the stream's lifecycle hides, under the snapshot of the scan */
+	es_stream_visibility(stream_id, &vis);
+	if (vis.hidden_through >= to_version)
+		goto done;
+	if (vis.any_hidden)
+	{
+		/* a snapshot would cover hidden events: none is used or stored */
+		start = vis.hidden_through;
+		every = 0;
+		force_snapshot = false;
+		goto scan;
+	}
 
 	/* start from the latest valid snapshot */
 	args[0] = CStringGetTextDatum(reducer->name);
@@ -315,6 +337,8 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 		*final_version = start;
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+scan:
 	expected_next = start + 1;
 
 	/* then every later event, in version order, straight from the index */
@@ -336,6 +360,9 @@ fold_stream(text *stream_id, EsReducer *reducer, bool has_as_of, TimestampTz as_
 		CHECK_FOR_INTERRUPTS();
 		if (has_as_of && DatumGetTimestampTz(scan_values[ES_COL_OCCURRED_AT]) > as_of)
 			continue;			/* a gap: later versions are not contiguous */
+		if (vis.age_limited &&
+			DatumGetTimestampTz(scan_values[ES_COL_RECORDED_AT]) < vis.cutoff)
+			continue;			/* hidden by retention (no snapshot is taken) */
 		/* upcasting replaces values: work on a copy of the scan's arrays */
 		memcpy(row, scan_values, sizeof(row));
 		memcpy(nulls, scan_nulls, sizeof(nulls));

@@ -92,6 +92,7 @@
 #include "log.h"
 #include "read.h"
 #include "upcast.h"
+#include "visibility.h"
 
 /* Rows fetched from the cursor at a time. */
 #define LOG_BATCH 1000
@@ -299,7 +300,10 @@ es_log_filter_from_arrays(EsLogFilter *f, Datum types, Datum categories)
 	}
 }
 
-/* Does an (upcast) event type pass the filter? */
+/*
+ * Does an (upcast) event type pass the filter?  Lifecycle events ("$"
+ * types) pass only a filter that names them.
+ */
 static bool
 type_wanted(const EsLogFilter *f, Datum type)
 {
@@ -308,7 +312,7 @@ type_wanted(const EsLogFilter *f, Datum type)
 	int			i;
 
 	if (f->types == (Datum) 0)
-		return true;
+		return !es_type_is_reserved(VARDATA_ANY(t), len);
 	for (i = 0; i < f->ntypes; i++)
 	{
 		text	   *w = f->type_list[i];
@@ -324,7 +328,9 @@ type_wanted(const EsLogFilter *f, Datum type)
  * Open a cursor over ES_EVENT_COLUMNS for the events with after < position
  * < bound, in position order, whose stored type is in types or may be
  * upcast to one of them (the caller checks the upcast type) and whose
- * category is in categories (NULL: no filter), under a snapshot taken now
+ * category is in categories (NULL: no filter; the category of a lifecycle
+ * event is that of the stream it concerns: its "$" stream's id without
+ * the "$"), under a snapshot taken now
  * -- after the caller computed bound, in every isolation level.  Inside
  * SPI, as the owner.
  */
@@ -352,7 +358,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 										  " AND ($3 IS NULL"
 										  " OR e.event_type OPERATOR(pg_catalog.=) ANY ($3))"
 										  " AND ($4 IS NULL"
-										  " OR pg_catalog.split_part(e.stream_id, '-', 1)"
+										  " OR pg_catalog.split_part(pg_catalog.ltrim(e.stream_id, '$'), '-', 1)"
 										  " OPERATOR(pg_catalog.=) ANY ($4))"
 										  " ORDER BY e.global_position",
 										  4, argtypes),

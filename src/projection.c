@@ -109,6 +109,7 @@
 #include "projection.h"
 #include "read.h"
 #include "upcast.h"
+#include "visibility.h"
 
 /* Rows fetched from the history cursor, and events per handler batch. */
 #define REPLAY_BATCH 1000
@@ -367,7 +368,10 @@ row_is_appended(void)
 	return sw != NULL && sw->appending && sw != handler_switch;
 }
 
-/* Does the projection handle this (upcast) event type? */
+/*
+ * Does the projection handle this (upcast) event type?  Lifecycle events
+ * ("$" types) only when its filter names them.
+ */
 bool
 es_projection_matches(const EsProjection *p, text *event_type)
 {
@@ -376,7 +380,7 @@ es_projection_matches(const EsProjection *p, text *event_type)
 	int			i;
 
 	if (p->ntypes < 0)
-		return true;
+		return !es_type_is_reserved(s, len);
 	for (i = 0; i < p->ntypes; i++)
 		if (p->type_lens[i] == len && memcmp(p->types[i], s, len) == 0)
 			return true;

@@ -30,12 +30,15 @@
 #include "check.h"
 #include "read.h"
 #include "upcast.h"
+#include "visibility.h"
 
 /* Rows fetched from the cursor at a time. */
 #define READ_BATCH 1000
 
 static SPIPlanPtr plan_forward = NULL;
 static SPIPlanPtr plan_backward = NULL;
+static SPIPlanPtr plan_forward_age = NULL;
+static SPIPlanPtr plan_backward_age = NULL;
 
 /*
  * Start handing out the rows of an open cursor over ES_EVENT_COLUMNS.
@@ -253,17 +256,20 @@ PG_FUNCTION_INFO_V1(es_read_stream);
 
 /*
  * es.read_stream(stream_id, from_version, max_count, backwards): a stream's
- * events in version order (or the reverse) from an inclusive bound.
+ * events in version order (or the reverse) from an inclusive bound.  Events
+ * hidden by the stream's lifecycle (visibility.c) are left out as if they
+ * did not exist: the read starts after the hidden prefix, and filters by
+ * recorded_at only when a max_age retention policy applies.
  */
 Datum
 es_read_stream(PG_FUNCTION_ARGS)
 {
-	static const Oid argtypes[] = {TEXTOID, INT8OID, INT8OID};
+	static const Oid argtypes[] = {TEXTOID, INT8OID, INT8OID, INT8OID, TIMESTAMPTZOID};
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	text	   *stream_id = es_check_stream_id(fcinfo, 0);
 	bool		backwards;
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
 	SPIPlanPtr	plan;
 	EsUserSwitch save;
 
@@ -285,22 +291,48 @@ es_read_stream(PG_FUNCTION_ARGS)
 	es_become_owner(&save);
 	PG_TRY();
 	{
+		EsVisibility vis;
+
+		es_stream_visibility(stream_id, &vis);
+		/* versions after the hidden prefix; recorded at or after the cutoff */
+		values[3] = Int64GetDatum(vis.hidden_through);
+		values[4] = TimestampTzGetDatum(vis.cutoff);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		if (backwards)
+		if (backwards && vis.age_limited)
+			plan = es_keep_plan(&plan_backward_age,
+								"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+								" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+								" AND e.stream_version OPERATOR(pg_catalog.<=) $2"
+								" AND e.stream_version OPERATOR(pg_catalog.>) $4"
+								" AND e.recorded_at OPERATOR(pg_catalog.>=) $5"
+								" ORDER BY e.stream_version DESC LIMIT $3",
+								5, argtypes);
+		else if (backwards)
 			plan = es_keep_plan(&plan_backward,
 								"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
 								" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
 								" AND e.stream_version OPERATOR(pg_catalog.<=) $2"
+								" AND e.stream_version OPERATOR(pg_catalog.>) $4"
 								" ORDER BY e.stream_version DESC LIMIT $3",
-								3, argtypes);
+								4, argtypes);
+		else if (vis.age_limited)
+			plan = es_keep_plan(&plan_forward_age,
+								"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
+								" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
+								" AND e.stream_version OPERATOR(pg_catalog.>=) $2"
+								" AND e.stream_version OPERATOR(pg_catalog.>) $4"
+								" AND e.recorded_at OPERATOR(pg_catalog.>=) $5"
+								" ORDER BY e.stream_version LIMIT $3",
+								5, argtypes);
 		else
 			plan = es_keep_plan(&plan_forward,
 								"SELECT " ES_EVENT_COLUMNS " FROM es.events e"
 								" WHERE e.stream_id OPERATOR(pg_catalog.=) $1"
 								" AND e.stream_version OPERATOR(pg_catalog.>=) $2"
+								" AND e.stream_version OPERATOR(pg_catalog.>) $4"
 								" ORDER BY e.stream_version LIMIT $3",
-								3, argtypes);
+								4, argtypes);
 		read_into(SPI_cursor_open(NULL, plan, values, nulls, true),
 					 rsinfo->setResult, rsinfo->setDesc);
 		SPI_finish();

@@ -797,7 +797,8 @@ def arg_uuid(r):
 
 def arg_text_array(r):
     return r.choice(["NULL", "'{}'", "'{E}'", "ARRAY[NULL]::text[]", "ARRAY['E', NULL]",
-                     "(SELECT array_agg(i::text) FROM generate_series(1, 100000) i)", "'{\"\"}'"])
+                     "(SELECT array_agg(i::text) FROM generate_series(1, 100000) i)", "'{\"\"}'",
+                     "'{$deleted}'", "'{$}'"])
 
 
 def arg_regproc(r):
@@ -902,6 +903,55 @@ def gen_big(r, c):
     return "fuzz", "\n".join(out)
 
 
+def gen_lifecycle(r, c):
+    """Stream reads under every kind of hiding, and "$" filters on the log.
+    As the superuser: the hidden state is written into es.streams and
+    es.retention_registry directly (lifecycle-merge: as the role fuzz
+    through es.delete_stream / es.truncate_stream / es.tombstone_stream /
+    es.create_retention once the write side is merged)."""
+    streams = [f"lc{c}-{i}" for i in range(3)]
+    red = f"lcr{c}"
+    out = [f"SELECT es.create_reducer('{red}', snapshot_every => {r.choice(['NULL', '1', '2', '1000'])}, "
+           "rules => '{\"*\": [{\"op\": \"count\", \"target\": \"$.n\"}]}');",
+           f"SELECT es.create_subscription('lcs{c}', {r.choice(['NULL', q('{$deleted}'), q('{$deleted,E}'), q('{$}')])}, "
+           f"{r.choice(['NULL', q('{lc' + str(c) + '}'), q('{$lc' + str(c) + '}')])});"]
+    for st in streams:
+        out.append(append(r, st, SHARED_TYPES, r.randint(1, 6)))
+    for _ in range(r.randint(2, 8)):
+        st = q(r.choice(streams + ["$" + streams[0], "lc-unknown"]))
+        what = r.randint(0, 6)
+        if what == 0:
+            out.append(f"UPDATE es.streams SET hidden_through = {odd(r, ['version', 'version - 1', '1', '0'], ['-1', 'version + 1', '9223372036854775807'])} WHERE stream_id = {st};")
+        elif what == 1:
+            out.append(f"UPDATE es.streams SET tombstoned = {r.choice(['true', 'false'])} WHERE stream_id = {st};")
+        elif what == 2:
+            age = r.choice(["NULL", "'1 microsecond'", "'1 hour'", "'100000 years'", "'178000000 years'", "'1 month -29 days'", "'-1 day'"])
+            count = r.choice(["NULL", "1", "2", "9223372036854775807", "0", "-1"])
+            out.append(f"INSERT INTO es.retention_registry (category, max_age, max_count, owner) "
+                       f"VALUES ({q(r.choice(['lc' + str(c), '$lc' + str(c), 'lc-x']))}, {age}, {count}, current_user::regrole) "
+                       f"ON CONFLICT (category) DO UPDATE SET max_age = excluded.max_age, max_count = excluded.max_count;")
+        elif what == 3:
+            out.append(f"DELETE FROM es.retention_registry WHERE category = {q('lc' + str(c))};")
+        elif what == 4:
+            out.append(f"SELECT es.append({q('$' + r.choice(streams))}, NULL, es.event({q(r.choice(['$deleted', '$truncated', '$tombstoned', '$']))}, "
+                       f"jsonb_build_object('stream_id', {q(r.choice(streams))})));")
+        else:
+            out.append(append(r, r.choice(streams), SHARED_TYPES))
+    for _ in range(r.randint(3, 10)):
+        st = q(r.choice(streams + ["$" + streams[0]]))
+        out.append(r.choice([
+            f"SELECT stream_version FROM es.read_stream({st}, {arg_int8(r)}, {arg_int8(r)}, {r.choice(['true', 'false'])});",
+            f"SELECT es.fold({st}, '{red}', {arg_ts(r)}, {arg_int8(r)});",
+            f"SELECT es.snapshot({st}, '{red}');",
+            f"SELECT es.fold_agg(e, '{red}' ORDER BY stream_version) FROM es.read_stream({st}) e;",
+            f"SELECT count(*) FROM es.read_all(0, {r.choice(['NULL', '1', '3'])}, {r.choice(['NULL', q('{$deleted}'), q('{$}'), q('{E,$truncated}')])}, "
+            f"{r.choice(['NULL', q('{lc' + str(c) + '}'), q('{$lc' + str(c) + '}'), q('{$}')])});",
+            f"SELECT count(*) FROM es.poll('lcs{c}');",
+            f"SELECT * FROM es.log_lag(0, {r.choice(['NULL', q('{$deleted}')])}, {r.choice(['NULL', q('{lc' + str(c) + '}')])});",
+        ]))
+    return "superuser", "\n".join(out)
+
+
 GENERATORS = [
     ("rules", gen_rules_reducer, 3),
     ("upcasters", gen_upcasters, 3),
@@ -912,6 +962,7 @@ GENERATORS = [
     ("swapped_handler", lambda r, c: gen_swapped(r, c, "handler"), 1),
     ("sweep", gen_sweep, 2),
     ("big", gen_big, 1),
+    ("lifecycle", gen_lifecycle, 2),
 ]
 
 
