@@ -12,6 +12,8 @@ OBJS = \
 	src/uuid7.o \
 	src/event.o \
 	src/append.o \
+	src/dcb.o \
+	src/event_insert.o \
 	src/read.o \
 	src/upcast.o \
 	src/upcast_rules.o \
@@ -25,7 +27,10 @@ OBJS = \
 	src/projection_async.o \
 	src/log.o \
 	src/subscription.o \
-	src/visibility.o
+	src/lifecycle.o \
+	src/visibility.o \
+	src/progress.o \
+	src/worker.o
 
 # The install script of the version in development is generated from one
 # hand-edited file, event_sourcing.sql.  Every other script is committed and
@@ -44,7 +49,7 @@ ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 # A spec cannot include a file, and its SQL blocks end at the first "}": the
 # example a spec runs is inlined (base64) into a copy of the spec in
 # output_iso/specs/, where pg_isolation_regress looks before specs/.
-REGRESS_PREP = output_iso/specs/bank_concurrency.spec
+REGRESS_PREP = output_iso/specs/bank_concurrency.spec output_iso/specs/enrolment_concurrency.spec
 
 # The library knows its version, to refuse a store at another one
 # (src/catalog.c).
@@ -66,6 +71,10 @@ $(EXTENSION)--$(EXTVERSION).sql: $(EXTENSION).sql
 output_iso/specs/bank_concurrency.spec: specs/bank_concurrency.spec examples/bank.sql
 	@mkdir -p $(dir $@)
 	awk -v sql="$$(base64 -w0 examples/bank.sql)" '{ gsub(/@examples\/bank\.sql@/, sql) } 1' $< >$@
+
+output_iso/specs/enrolment_concurrency.spec: specs/enrolment_concurrency.spec examples/enrolment.sql
+	@mkdir -p $(dir $@)
+	awk -v sql="$$(base64 -w0 examples/enrolment.sql)" '{ gsub(/@examples\/enrolment\.sql@/, sql) } 1' $< >$@
 
 # All tests: see test/run.sh (builds, installs, starts a throwaway cluster,
 # runs make installcheck there, then the tests that need clusters of their

@@ -52,6 +52,9 @@ WORKLOADS=(
     read_stream
     read_all_page
     lifecycle_read
+    dcb_append_if
+    dcb_enrol
+    dcb_tag_query
 )
 
 mode=full

@@ -16,15 +16,15 @@ SELECT pg_temp.try($$SELECT es.append('s-2', 0, es.event('E', '{}'), NULL)$$);
 SELECT pg_temp.try($$SELECT es.event(NULL, '{}')$$);
 SELECT pg_temp.try($$SELECT es.event('E', NULL)$$);
 -- values built by hand are held to the same rules
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW(NULL, '{}', NULL, NULL, NULL, NULL)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, es.event('E', '{}'), ROW('E', NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('', '{}', NULL, NULL, NULL, NULL)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '[1]', NULL, NULL, NULL, NULL)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '{}', '"x"', NULL, NULL, NULL)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '{}', NULL, NULL, NULL, 0)::es.new_event)$$);
-SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '{}', NULL, NULL, 'infinity', NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW(NULL, '{}', NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, es.event('E', '{}'), ROW('E', NULL, NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('', '{}', NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '[1]', NULL, NULL, NULL, NULL, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '{}', '"x"', NULL, NULL, NULL, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '{}', NULL, NULL, NULL, 0, NULL)::es.new_event)$$);
+SELECT pg_temp.try($$SELECT es.append('s-2', 0, ROW('E', '{}', NULL, NULL, 'infinity', NULL, NULL)::es.new_event)$$);
 -- a hand-built event without an id gets one
-SELECT es.append('s-3', 0, ROW('E', '{}', NULL, NULL, NULL, NULL)::es.new_event);
+SELECT es.append('s-3', 0, ROW('E', '{}', NULL, NULL, NULL, NULL, NULL)::es.new_event);
 SELECT event_id IS NOT NULL AS has_id, schema_version, occurred_at = recorded_at AS occurred_now
 FROM es.events WHERE stream_id = 's-3';
 
@@ -82,11 +82,11 @@ CREATE FUNCTION pg_temp.count_events(state jsonb, e es.events) RETURNS jsonb
 LANGUAGE sql AS $$ SELECT jsonb_build_object('n', coalesce((state->>'n')::int, 0) + 1) $$;
 SELECT es.create_reducer('some_function_reducer', '{}', 'pg_temp.count_events'::regproc);
 -- the row of the report (event_type NULL)
-SELECT pg_temp.try($$SELECT es.fold_agg(ROW(1,'s-1',1,'00000000-0000-0000-0000-000000000001',NULL,1,'{}',NULL,now(),now(),'1')::es.events, 'some_rules_reducer')$$);
-SELECT pg_temp.try($$SELECT es.fold_agg(ROW(1,'s-1',1,'00000000-0000-0000-0000-000000000001',NULL,1,'{}',NULL,now(),now(),'1')::es.events, 'some_function_reducer')$$);
+SELECT pg_temp.try($$SELECT es.fold_agg(ROW(1,'s-1',1,'00000000-0000-0000-0000-000000000001',NULL,1,'{}',NULL,now(),now(),'1', NULL)::es.events, 'some_rules_reducer')$$);
+SELECT pg_temp.try($$SELECT es.fold_agg(ROW(1,'s-1',1,'00000000-0000-0000-0000-000000000001',NULL,1,'{}',NULL,now(),now(),'1', NULL)::es.events, 'some_function_reducer')$$);
 -- a valid hand-built row folds
 SELECT es.fold_agg(ROW(1,'s-1',1,'00000000-0000-0000-0000-000000000001','E',1,'{"x": 5, "to": "s-1"}',NULL,
-                       '2024-01-01 00:00+00','2024-01-01 00:00+00','1')::es.events, 'some_rules_reducer') - 'at' AS folded;
+                       '2024-01-01 00:00+00','2024-01-01 00:00+00','1', NULL)::es.events, 'some_rules_reducer') - 'at' AS folded;
 -- every column NULL in turn (metadata may be NULL), with both kinds of reducer
 WITH base(row) AS (
     SELECT '{"global_position": 1, "stream_id": "s-1", "stream_version": 1,
@@ -118,9 +118,9 @@ FROM base, unnest(ARRAY[
     '{"data": [1, 2]}', '{"data": "x"}', '{"data": null}', '{"metadata": [1]}',
     '{"occurred_at": "infinity"}', '{"recorded_at": "-infinity"}']) WITH ORDINALITY AS c(change, ord)
 ORDER BY ord;
-SELECT pg_temp.try(format('SELECT es.fold_agg(ROW(1, %L, 1, es.uuid_v7(), ''E'', 1, ''{}'', NULL, now(), now(), ''1'')::es.events, ''some_rules_reducer'')',
+SELECT pg_temp.try(format('SELECT es.fold_agg(ROW(1, %L, 1, es.uuid_v7(), ''E'', 1, ''{}'', NULL, now(), now(), ''1'', NULL)::es.events, ''some_rules_reducer'')',
                           repeat('x', 1025)));
-SELECT pg_temp.try(format('SELECT es.fold_agg(ROW(1, ''s-1'', 1, es.uuid_v7(), %L, 1, ''{}'', NULL, now(), now(), ''1'')::es.events, ''some_function_reducer'')',
+SELECT pg_temp.try(format('SELECT es.fold_agg(ROW(1, ''s-1'', 1, es.uuid_v7(), %L, 1, ''{}'', NULL, now(), now(), ''1'', NULL)::es.events, ''some_function_reducer'')',
                           repeat('t', 1025)));
 
 -- Registry names share one check: not null, not empty, under 64 bytes.

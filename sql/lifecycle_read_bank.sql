@@ -1,15 +1,11 @@
 -- Stream lifecycle in the bank example (examples/bank.sql): a deleted
 -- account leaves the read model (its projection names $deleted and
 -- $tombstoned), and the truncate recipe -- a summary first, then the
--- events before it truncated -- keeps the balance.  The write side is
--- simulated (test/sql/lifecycle_sim.sql).
+-- events before it truncated -- keeps the balance.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
 \set ECHO none
 \i :setup
--- lifecycle-merge: drop this include (see the file)
-\set sim :abs_srcdir '/test/sql/lifecycle_sim.sql'
-\i :sim
 \set ECHO all
 SET timezone = 'UTC';
 SET client_min_messages = warning;
@@ -30,8 +26,7 @@ SELECT account_id, balance, version FROM bank.accounts ORDER BY account_id;
 
 -- The truncate recipe: a summary, then truncate before it.
 SELECT es.fold(bank.stream('A-1'), 'bank_account') AS before;
--- lifecycle-merge: SELECT es.truncate_stream(bank.stream('A-1'), bank.summarize('A-1'));
-SELECT FROM pg_temp.truncate_stream(bank.stream('A-1'), bank.summarize('A-1'));
+SELECT FROM es.truncate_stream(bank.stream('A-1'), bank.summarize('A-1'));
 SELECT es.fold(bank.stream('A-1'), 'bank_account') AS after;
 SELECT version, event_type, amount, data FROM bank.account_history('A-1');
 SELECT account_id, balance, version FROM bank.accounts ORDER BY account_id;
@@ -46,8 +41,7 @@ SELECT es.rebuild_projection('bank_accounts');
 SELECT account_id, balance, version FROM bank.accounts ORDER BY account_id;
 
 -- Deleting an account: it leaves the read model, in the same transaction
--- lifecycle-merge: SELECT es.delete_stream(bank.stream('B-1'));
-SELECT FROM pg_temp.delete_stream(bank.stream('B-1'));
+SELECT FROM es.delete_stream(bank.stream('B-1'));
 SELECT bank.get_account('B-1');
 SELECT account_id FROM bank.accounts ORDER BY account_id;
 -- commands see no account; its id stays taken

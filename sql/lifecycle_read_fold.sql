@@ -2,15 +2,11 @@
 -- es.snapshot leave out hidden events (deletion, truncation, tombstone,
 -- retention by count and by age) as if they did not exist, and a fold's
 -- result never depends on whether a snapshot exists: a snapshot (versions
--- 1..v) is used, and one is taken, only when no event can be hidden.  The
--- write side is simulated (test/sql/lifecycle_sim.sql).
+-- 1..v) is used, and one is taken, only when no event can be hidden.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
 \set ECHO none
 \i :setup
--- lifecycle-merge: drop this include (see the file)
-\set sim :abs_srcdir '/test/sql/lifecycle_sim.sql'
-\i :sim
 \set ECHO all
 SET timezone = 'UTC';
 
@@ -61,7 +57,7 @@ UPDATE es.snapshots SET state = state || '{"from_snapshot": true}';
 SELECT * FROM pg_temp.folds('plain-1');
 
 -- deleted: every fold is the initial state, snapshots or not
-SELECT FROM pg_temp.delete_stream('deleted-1');
+SELECT FROM es.delete_stream('deleted-1');
 SELECT * FROM pg_temp.folds('deleted-1');
 SELECT * FROM pg_temp.folds_without_snapshots('deleted-1');
 -- re-opened: only the new events, and still no snapshot
@@ -72,18 +68,17 @@ SELECT es.fold('deleted-1', 'snap'), es.fold('deleted-1', 'snap', to_version => 
 SELECT es.snapshot('deleted-1', 'snap');
 
 -- truncated before 4
-SELECT FROM pg_temp.truncate_stream('truncated-1', 4);
+SELECT FROM es.truncate_stream('truncated-1', 4);
 SELECT * FROM pg_temp.folds('truncated-1');
 SELECT * FROM pg_temp.folds_without_snapshots('truncated-1');
 
 -- tombstoned
-SELECT FROM pg_temp.tombstone_stream('tomb-1');
+SELECT FROM es.tombstone_stream('tomb-1');
 SELECT * FROM pg_temp.folds('tomb-1');
 SELECT * FROM pg_temp.folds_without_snapshots('tomb-1');
 
 -- retention by count (the last 3)
--- lifecycle-merge: es.create_retention('count', max_count => 3)
-INSERT INTO es.retention_registry (category, max_count, owner) VALUES ('count', 3, current_user::regrole);
+SELECT FROM es.create_retention('count', max_count => 3);
 SELECT * FROM pg_temp.folds('count-1');
 SELECT * FROM pg_temp.folds_without_snapshots('count-1');
 
@@ -92,8 +87,7 @@ ALTER TABLE es.events DISABLE TRIGGER events_immutable;
 UPDATE es.events SET recorded_at = recorded_at - interval '2 hours'
 WHERE stream_id = 'age-1' AND stream_version <= 3;
 ALTER TABLE es.events ENABLE ALWAYS TRIGGER events_immutable;
--- lifecycle-merge: es.create_retention('age', max_age => interval '1 hour')
-INSERT INTO es.retention_registry (category, max_age, owner) VALUES ('age', interval '1 hour', current_user::regrole);
+SELECT FROM es.create_retention('age', max_age => interval '1 hour');
 SELECT * FROM pg_temp.folds('age-1');
 SELECT * FROM pg_temp.folds_without_snapshots('age-1');
 

@@ -5,14 +5,11 @@
 -- back-fills and rebuilds -- only when their type filter names them; a
 -- NULL filter (every type) leaves them out.  A category filter matches a
 -- "$" event by the category of the stream it concerns.  Hidden events stay
--- in the log.  The write side is simulated (test/sql/lifecycle_sim.sql).
+-- in the log.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
 \set ECHO none
 \i :setup
--- lifecycle-merge: drop this include (see the file)
-\set sim :abs_srcdir '/test/sql/lifecycle_sim.sql'
-\i :sim
 \set ECHO all
 
 CREATE SCHEMA app;
@@ -41,10 +38,10 @@ SELECT es.create_subscription('order lifecycle', '{$deleted,$tombstoned,Placed}'
 SELECT es.append('order-1', 0, es.event('Placed', '{"n": 1}'), es.event('Paid', '{"n": 2}'));
 SELECT es.append('user-1', 0, es.event('Joined', '{"n": 3}'), es.event('Renamed', '{"n": 4}'));
 SELECT es.append('order-2', 0, es.event('Placed', '{"n": 5}'));
-SELECT FROM pg_temp.delete_stream('order-1');
-SELECT FROM pg_temp.truncate_stream('user-1', 2);
-SELECT FROM pg_temp.tombstone_stream('order-2');
-SELECT FROM pg_temp.tombstone_stream('order-3');
+SELECT FROM es.delete_stream('order-1');
+SELECT FROM es.truncate_stream('user-1', 2);
+SELECT FROM es.tombstone_stream('order-2');
+SELECT FROM es.tombstone_stream('order-3');
 
 -- es.read_all: NULL leaves the lifecycle events out; hidden events stay
 SELECT global_position, stream_id, stream_version, event_type FROM es.read_all(0);

@@ -2,14 +2,11 @@
 -- from_version, max_count) and es.fold_agg fed from it leave out the
 -- events hidden by a deletion, a truncation, a tombstone, and retention by
 -- count and by age, as if they did not exist; es.stream_version keeps the
--- version.  The write side is simulated (test/sql/lifecycle_sim.sql).
+-- version.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \set setup :abs_srcdir '/test/sql/setup.sql'
 \set ECHO none
 \i :setup
--- lifecycle-merge: drop this include (see the file)
-\set sim :abs_srcdir '/test/sql/lifecycle_sim.sql'
-\i :sim
 \set ECHO all
 
 -- Time passing, simulated: move the recorded_at of some events back (the
@@ -60,7 +57,7 @@ FROM unnest(ARRAY['plain-1', 'deleted-1', 'truncated-1', 'tomb-1', 'count-1', 'a
 SELECT * FROM pg_temp.reads('plain-1');
 
 -- a deletion hides every event; the version stays
-SELECT FROM pg_temp.delete_stream('deleted-1');
+SELECT FROM es.delete_stream('deleted-1');
 SELECT * FROM pg_temp.reads('deleted-1');
 SELECT es.fold_agg(e, 'sum' ORDER BY stream_version) FROM es.read_stream('deleted-1') e;
 -- an append (expecting the version) re-opens it: only the new events are read
@@ -69,22 +66,21 @@ SELECT * FROM pg_temp.reads('deleted-1');
 SELECT es.fold_agg(e, 'sum' ORDER BY stream_version) FROM es.read_stream('deleted-1') e;
 
 -- a truncation before version 4 hides 1..3
-SELECT FROM pg_temp.truncate_stream('truncated-1', 4);
+SELECT FROM es.truncate_stream('truncated-1', 4);
 SELECT * FROM pg_temp.reads('truncated-1');
 SELECT es.fold_agg(e, 'sum' ORDER BY stream_version) FROM es.read_stream('truncated-1') e;
 -- a truncation further back changes nothing
-SELECT FROM pg_temp.truncate_stream('truncated-1', 2);
+SELECT FROM es.truncate_stream('truncated-1', 2);
 SELECT array(SELECT stream_version FROM es.read_stream('truncated-1')) AS versions;
 
 -- a tombstone hides everything, and so does one on a never-written id
-SELECT FROM pg_temp.tombstone_stream('tomb-1');
+SELECT FROM es.tombstone_stream('tomb-1');
 SELECT * FROM pg_temp.reads('tomb-1');
-SELECT FROM pg_temp.tombstone_stream('tomb-2');
+SELECT FROM es.tombstone_stream('tomb-2');
 SELECT * FROM pg_temp.reads('tomb-2');
 
 -- retention by count: the last max_count events of each stream of the category
--- lifecycle-merge: es.create_retention('count', max_count => 2)
-INSERT INTO es.retention_registry (category, max_count, owner) VALUES ('count', 2, current_user::regrole);
+SELECT FROM es.create_retention('count', max_count => 2);
 SELECT * FROM pg_temp.reads('count-1');
 -- it follows the stream: two more events, the last two of them are read
 SELECT es.append('count-1', 6, es.event('Step', '{"n": 7}'), es.event('Step', '{"n": 8}'));
@@ -92,13 +88,12 @@ SELECT array(SELECT stream_version FROM es.read_stream('count-1')) AS versions;
 -- with a truncation too, the longer of the two hidden prefixes counts
 SELECT es.append('count-2', 0, es.event('Step', '{"n": 1}'), es.event('Step', '{"n": 2}'),
                                  es.event('Step', '{"n": 3}'));
-SELECT FROM pg_temp.truncate_stream('count-2', 3);
+SELECT FROM es.truncate_stream('count-2', 3);
 SELECT array(SELECT stream_version FROM es.read_stream('count-2')) AS versions;
 -- other categories are not affected
 SELECT array(SELECT stream_version FROM es.read_stream('plain-1')) AS versions;
 -- dropping the policy makes what was not purged visible again
--- lifecycle-merge: es.drop_retention('count')
-DELETE FROM es.retention_registry WHERE category = 'count';
+SELECT FROM es.drop_retention('count');
 SELECT array(SELECT stream_version FROM es.read_stream('count-1')) AS versions;
 
 -- retention by age counts from recorded_at (system time), at T = now():
@@ -106,8 +101,7 @@ SELECT array(SELECT stream_version FROM es.read_stream('count-1')) AS versions;
 SELECT pg_temp.age_events('age-1', 3, interval '2 hours');
 -- back-dated business time does not make an event old
 SELECT es.append('age-1', 6, es.event('Step', '{"n": 7}', occurred_at => '2001-01-01 00:00:00+00'));
--- lifecycle-merge: es.create_retention('age', max_age => interval '1 hour')
-INSERT INTO es.retention_registry (category, max_age, owner) VALUES ('age', interval '1 hour', current_user::regrole);
+SELECT FROM es.create_retention('age', max_age => interval '1 hour');
 SELECT * FROM pg_temp.reads('age-1');
 SELECT es.fold_agg(e, 'sum' ORDER BY stream_version) FROM es.read_stream('age-1') e;
 -- time passes (simulated): a fold can change as time passes
@@ -130,17 +124,17 @@ DELETE FROM es.retention_registry;
 -- rolled-back one is forgotten
 BEGIN;
 SELECT array(SELECT stream_version FROM es.read_stream('age-1')) AS versions;
-INSERT INTO es.retention_registry (category, max_age, owner) VALUES ('age', interval '1 hour', current_user::regrole);
+SELECT FROM es.create_retention('age', max_age => interval '1 hour');
 SELECT array(SELECT stream_version FROM es.read_stream('age-1')) AS versions;
 ROLLBACK;
 SELECT array(SELECT stream_version FROM es.read_stream('age-1')) AS versions;
 
 -- the "$" companion streams are never hidden by retention, and are read
 -- like any stream (lifecycle events in order)
--- lifecycle-merge: es.create_retention may refuse a "$" category: then drop the INSERT, keep the reads
+-- (es.create_retention refuses a "$" category: a row written by hand)
 INSERT INTO es.retention_registry (category, max_count, owner) VALUES ('$count', 1, current_user::regrole);
-SELECT FROM pg_temp.delete_stream('count-1');
-SELECT FROM pg_temp.delete_stream('count-1');
+SELECT FROM es.delete_stream('count-1');
+SELECT FROM es.delete_stream('count-1');
 SELECT stream_version, event_type, data FROM es.read_stream('$count-1');
 SELECT stream_version, event_type, data->'stream_id' AS stream FROM es.read_stream('$deleted-1');
 DELETE FROM es.retention_registry;

@@ -55,10 +55,13 @@ SELECT count(*) FROM es.read_all(event_types => '{Placed}');
 -- A transaction that appends locks its first position until it ends (an
 -- advisory lock with objsubid 17747) and holds the horizon there, also
 -- for itself: its own events and any after them wait for its commit.
+-- (Appends also lock consistency-boundary buckets, objsubid 17750: see
+-- sql/dcb.sql.)
 BEGIN;
 SELECT es.append('order-3', 0, es.event('Placed', '{}'), es.event('Paid', '{}'));
 SELECT classid, objid, objsubid, mode, granted FROM pg_locks
-WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database());
+WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+AND objsubid IN (17747, 17748);
 SELECT es.log_horizon();
 SELECT count(*) FROM es.read_all(6);
 SELECT es.append('order-3', 2, es.event('Shipped', '{}'));
@@ -80,7 +83,7 @@ BEGIN;
 SAVEPOINT a;
 SELECT es.append('order-4', 0, es.event('Placed', '{}'));
 ROLLBACK TO SAVEPOINT a;
-SELECT objid, objsubid FROM pg_locks WHERE locktype = 'advisory';
+SELECT objid, objsubid FROM pg_locks WHERE locktype = 'advisory' AND objsubid IN (17747, 17748);
 SELECT es.append('order-5', 0, es.event('Placed', '{}'));
 SELECT es.log_horizon();
 COMMIT;

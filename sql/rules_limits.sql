@@ -76,7 +76,7 @@ FROM jsonb_each_text(es.fold('big-1', 'merger'));
 SET statement_timeout = '200ms';
 SELECT pg_temp.cancelled($$
     SELECT es.fold_agg(ROW(g, 'agg-1', g, '00000000-0000-0000-0000-000000000001', 'E', 1, d.data,
-                           NULL, now(), now(), '1')::es.events, 'merger')
+                           NULL, now(), now(), '1', NULL)::es.events, 'merger')
     FROM generate_series(1, 1000000) g, (SELECT data FROM es.events WHERE stream_id = 'big-1'
                                          AND stream_version = 1) d$$, 'merger') ~ '^57014' AS cancelled;
 RESET statement_timeout;
@@ -98,7 +98,7 @@ DECLARE
     ctx text;
 BEGIN
     RETURN es.fold_agg(ROW(1, 'n-1', 1, '00000000-0000-0000-0000-000000000001', 'E', 1,
-                           jsonb_build_object('v', v), NULL, now(), now(), '1')::es.events, 'sum')->>'total';
+                           jsonb_build_object('v', v), NULL, now(), now(), '1', NULL)::es.events, 'sum')->>'total';
 EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, ctx = PG_EXCEPTION_CONTEXT;
     RETURN st || ': ' || msg || coalesce(' (' || substring(ctx from 'rule [0-9]+ for "[^"]*" of reducer "[^"]*"') || ')', '');

@@ -89,7 +89,7 @@ VALUES ('odd-1', 1, '00000000-0000-0000-0000-0000000000a1', 'Odd', 1, '[1, 2]'),
 SELECT pg_temp.try($$SELECT * FROM es.read_stream('odd-1')$$);
 SELECT pg_temp.try($$SELECT * FROM es.read_stream('odd-1', 2)$$);
 SELECT pg_temp.try($$SELECT es.fold_agg(ROW(1, 'odd-2', 1, '00000000-0000-0000-0000-0000000000a3', 'Odd', 1,
-                                            '42', NULL, now(), now(), '1')::es.events, 'counter')$$);
+                                            '42', NULL, now(), now(), '1', NULL)::es.events, 'counter')$$);
 
 -- A registry whose steps are far apart (a manual edit): the cache does not
 -- allocate for the distance between them.

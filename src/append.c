@@ -16,8 +16,9 @@
  * expectation failed: either the batch was already stored right after the
  * expected version (an idempotent retry, which returns the same version and
  * writes nothing) or it is a conflict, reported as SQLSTATE 40001 with the
- * constraint name es_expected_version.  The events are then inserted with
- * one statement.  All plans are prepared once per backend.
+ * constraint name es_expected_version.  The events are then inserted
+ * directly, without SPI (event_insert.c).  All plans are prepared once per
+ * backend.
  *
  * Every statement here runs as a non-read-only SPI query, so that in READ
  * COMMITTED each one takes a fresh snapshot: after the version check has
@@ -62,7 +63,10 @@
 #include "append.h"
 #include "catalog.h"
 #include "check.h"
+#include "dcb.h"
 #include "event.h"
+#include "event_insert.h"
+#include "lifecycle.h"
 
 static SPIPlanPtr plan_version = NULL;
 static SPIPlanPtr plan_upsert_any = NULL;
@@ -70,8 +74,6 @@ static SPIPlanPtr plan_insert_new = NULL;
 static SPIPlanPtr plan_update_exact = NULL;
 static SPIPlanPtr plan_find_id = NULL;
 static SPIPlanPtr plan_ids_after = NULL;
-static SPIPlanPtr plan_insert_one = NULL;
-static SPIPlanPtr plan_insert_many = NULL;
 
 /* The category of a stream: its id up to the first '-', or all of it. */
 static Datum
@@ -90,6 +92,7 @@ raise_conflict(text *stream_id, int64 expected, int64 actual)
 {
 	char	   *name = text_to_cstring(stream_id);
 
+	es_lifecycle_check_tombstoned(stream_id);	/* 55000, not retried */
 	ereport(ERROR,
 			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
 			 errmsg("version conflict on stream \"%s\"", name),
@@ -334,97 +337,30 @@ claim_versions(text *stream_id, bool any_version, int64 expected, int n,
 									   SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-/* Insert the batch as versions first .. first + n - 1 of the stream. */
+/*
+ * Insert the batch as versions first .. first + n - 1 of the stream: a
+ * batch with tags through dcb.c, the others directly (event_insert.c).
+ */
 static void
 insert_events(text *stream_id, int64 first, EsNewEvent *events, int n)
 {
-	Datum		values[8];
-	char		nulls[8];
-	uint64		rows;
-
-	memset(nulls, ' ', sizeof(nulls));
-	values[0] = PointerGetDatum(stream_id);
-	if (n == 1)
-	{
-		static const Oid argtypes[] = {TEXTOID, INT8OID, UUIDOID, TEXTOID,
-		INT4OID, JSONBOID, JSONBOID, TIMESTAMPTZOID};
-
-		values[1] = Int64GetDatum(first);
-		values[2] = UUIDPGetDatum(&events[0].event_id);
-		values[3] = events[0].event_type;
-		values[4] = Int32GetDatum(events[0].schema_version);
-		values[5] = events[0].data;
-		values[6] = events[0].metadata;
-		nulls[6] = events[0].metadata_isnull ? 'n' : ' ';
-		values[7] = TimestampTzGetDatum(events[0].occurred_at);
-		nulls[7] = events[0].occurred_at_isnull ? 'n' : ' ';
-		rows = es_run_plan(es_keep_plan(&plan_insert_one,
-										"INSERT INTO es.events (stream_id, stream_version, event_id,"
-										" event_type, schema_version, data, metadata, occurred_at)"
-										" VALUES ($1, $2, $3, $4, $5, $6, $7,"
-										" COALESCE($8, pg_catalog.now()))",
-										8, argtypes),
-						   values, nulls, false, 0, SPI_OK_INSERT);
-	}
-	else
-	{
-		static const Oid argtypes[] = {TEXTOID, INT8OID, UUIDARRAYOID, TEXTARRAYOID,
-		INT4ARRAYOID, JSONBARRAYOID, JSONBARRAYOID, TIMESTAMPTZARRAYOID};
-		Datum	   *ids = palloc(sizeof(Datum) * n);
-		Datum	   *types = palloc(sizeof(Datum) * n);
-		Datum	   *versions = palloc(sizeof(Datum) * n);
-		Datum	   *data = palloc(sizeof(Datum) * n);
-		Datum	   *meta = palloc(sizeof(Datum) * n);
-		bool	   *meta_nulls = palloc(sizeof(bool) * n);
-		Datum	   *occurred = palloc(sizeof(Datum) * n);
-		bool	   *occurred_nulls = palloc(sizeof(bool) * n);
-		int			dims[1] = {n};
-		int			lbs[1] = {1};
-		int			i;
-
-		for (i = 0; i < n; i++)
-		{
-			ids[i] = UUIDPGetDatum(&events[i].event_id);
-			types[i] = events[i].event_type;
-			versions[i] = Int32GetDatum(events[i].schema_version);
-			data[i] = events[i].data;
-			meta[i] = events[i].metadata;
-			meta_nulls[i] = events[i].metadata_isnull;
-			occurred[i] = TimestampTzGetDatum(events[i].occurred_at);
-			occurred_nulls[i] = events[i].occurred_at_isnull;
-		}
-		values[1] = Int64GetDatum(first - 1);
-		values[2] = PointerGetDatum(construct_array(ids, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
-		values[3] = PointerGetDatum(construct_array(types, n, TEXTOID, -1, false, TYPALIGN_INT));
-		values[4] = PointerGetDatum(construct_array(versions, n, INT4OID, 4, true, TYPALIGN_INT));
-		values[5] = PointerGetDatum(construct_array(data, n, JSONBOID, -1, false, TYPALIGN_INT));
-		values[6] = PointerGetDatum(construct_md_array(meta, meta_nulls, 1, dims, lbs,
-													   JSONBOID, -1, false, TYPALIGN_INT));
-		values[7] = PointerGetDatum(construct_md_array(occurred, occurred_nulls, 1, dims, lbs,
-													   TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL,
-													   TYPALIGN_DOUBLE));
-		rows = es_run_plan(es_keep_plan(&plan_insert_many,
-										"INSERT INTO es.events (stream_id, stream_version, event_id,"
-										" event_type, schema_version, data, metadata, occurred_at)"
-										" SELECT $1, $2 OPERATOR(pg_catalog.+) e.ord, e.id, e.typ,"
-										" e.ver, e.dat, e.meta, COALESCE(e.occ, pg_catalog.now())"
-										" FROM ROWS FROM (pg_catalog.unnest($3), pg_catalog.unnest($4),"
-										" pg_catalog.unnest($5), pg_catalog.unnest($6),"
-										" pg_catalog.unnest($7), pg_catalog.unnest($8))"
-										" WITH ORDINALITY AS e(id, typ, ver, dat, meta, occ, ord)",
-										8, argtypes),
-						   values, nulls, false, 0, SPI_OK_INSERT);
-	}
-	if (rows != (uint64) n)
-		elog(ERROR, "inserted " UINT64_FORMAT " events, expected %d", rows, n);
+	if (es_dcb_insert_tagged(stream_id, first, events, n))
+		return;
+	es_insert_events(stream_id, first, events, n);
 }
 
-/* Append the checked batch; runs inside SPI as the extension's owner. */
+/*
+ * Append the checked batch, under the condition cond (NULL: none); runs
+ * inside SPI as the extension's owner.
+ */
 static int64
 append_batch(text *stream_id, bool any_version, int64 expected,
-			 EsNewEvent *events, int n)
+			 EsNewEvent *events, int n, const EsDcbCondition *cond)
 {
 	int64		new_version;
+
+	/* the lock buckets of the events' types and tags, the condition */
+	es_dcb_append_begin(cond, events, n);
 
 	if (any_version)
 	{
@@ -467,15 +403,16 @@ append_batch(text *stream_id, bool any_version, int64 expected,
 	return new_version;
 }
 
-PG_FUNCTION_INFO_V1(es_append);
-
-/* es.append(stream_id, expected_version, VARIADIC events) */
-Datum
-es_append(PG_FUNCTION_ARGS)
+/*
+ * es.append's arguments (stream_id, expected_version, VARIADIC events),
+ * from argument argoff on, appended under the condition cond (NULL: none).
+ */
+int64
+es_append_call(FunctionCallInfo fcinfo, int argoff, const EsDcbCondition *cond)
 {
-	text	   *stream_id = es_check_stream_id(fcinfo, 0);
-	bool		any_version = PG_ARGISNULL(1);
-	int64		expected = any_version ? 0 : PG_GETARG_INT64(1);
+	text	   *stream_id = es_check_stream_id(fcinfo, argoff);
+	bool		any_version = PG_ARGISNULL(argoff + 1);
+	int64		expected = any_version ? 0 : PG_GETARG_INT64(argoff + 1);
 	EsNewEvent *events;
 	int			n;
 	EsUserSwitch save;
@@ -486,8 +423,9 @@ es_append(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected_version must not be negative"),
 				 errhint("Pass NULL to append at any version, 0 for a new stream, or the version the stream was read at.")));
-	es_check_not_null(fcinfo, 2, "events", NULL);
-	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(2), &events);
+	es_check_not_null(fcinfo, argoff + 2, "events", NULL);
+	n = es_unpack_events(PG_GETARG_ARRAYTYPE_P(argoff + 2), &events);
+	es_lifecycle_check_append(stream_id, events, n);	/* "$" names: 42939 */
 
 	es_become_owner(&save);
 	save.appending = true;
@@ -495,7 +433,7 @@ es_append(PG_FUNCTION_ARGS)
 	{
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		new_version = append_batch(stream_id, any_version, expected, events, n);
+		new_version = append_batch(stream_id, any_version, expected, events, n, cond);
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -505,5 +443,14 @@ es_append(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
-	PG_RETURN_INT64(new_version);
+	return new_version;
+}
+
+PG_FUNCTION_INFO_V1(es_append);
+
+/* es.append(stream_id, expected_version, VARIADIC events) */
+Datum
+es_append(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(es_append_call(fcinfo, 0, NULL));
 }

@@ -38,13 +38,16 @@ static void
 check_stream_id_value(text *stream_id, const char *label)
 {
 	Size		len = VARSIZE_ANY_EXHDR(stream_id);
+	/* a lifecycle event's companion stream: "$" and a stream id */
+	Size		max = ES_MAX_STREAM_ID_BYTES +
+		(len > 0 && VARDATA_ANY(stream_id)[0] == '$' ? 1 : 0);
 
 	if (len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stream_id must not be empty"),
 				 label ? errdetail("The stream_id of %s is an empty string.", label) : 0));
-	if (len > ES_MAX_STREAM_ID_BYTES)
+	if (len > max)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("stream_id is too long"),
@@ -96,6 +99,20 @@ es_check_event_type(Datum value, bool isnull, const char *label)
 				 errdetail("The event_type has %zu bytes; at most %d are allowed.",
 						   len, ES_MAX_EVENT_TYPE_BYTES)));
 	return t;
+}
+
+/* Refuse a name reserved for the extension's lifecycle events. */
+void
+es_check_not_reserved(text *name, const char *kind, const char *label)
+{
+	if (VARSIZE_ANY_EXHDR(name) > 0 && VARDATA_ANY(name)[0] == '$')
+		ereport(ERROR,
+				(errcode(ERRCODE_RESERVED_NAME),
+				 errmsg("%s \"%s\" is reserved", kind, text_to_cstring(name)),
+				 label ?
+				 errdetail("The %s of %s begins with \"$\": such names are reserved for the lifecycle events the extension writes.",
+						   kind, label) :
+				 errdetail("Names that begin with \"$\" are reserved for the lifecycle events the extension writes.")));
 }
 
 /* Check an event type argument. */
@@ -236,7 +253,7 @@ es_check_document(Datum value, const char *field, const char *label)
 static const char *const event_columns[ES_EVENT_NATTS] = {
 	"global_position", "stream_id", "stream_version", "event_id",
 	"event_type", "schema_version", "data", "metadata", "occurred_at",
-	"recorded_at", "transaction_id"
+	"recorded_at", "transaction_id", "tags"
 };
 
 /* Refuse an absurd value in a column of a hand-built row. */
@@ -256,7 +273,7 @@ es_check_event_row(const Datum *values, const bool *nulls, const char *func)
 	int			i;
 
 	for (i = 0; i < ES_EVENT_NATTS; i++)
-		if (nulls[i] && i != ES_COL_METADATA)
+		if (nulls[i] && i != ES_COL_METADATA && i != ES_COL_TAGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("%s of an es.events row must not be null", event_columns[i]),
@@ -277,6 +294,78 @@ es_check_event_row(const Datum *values, const bool *nulls, const char *func)
 		bad_field("occurred_at", func, "a finite timestamp");
 	if (TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(values[ES_COL_RECORDED_AT])))
 		bad_field("recorded_at", func, "a finite timestamp");
+	if (!nulls[ES_COL_TAGS])
+		(void) es_check_tags(values[ES_COL_TAGS], "the es.events row", NULL);
+}
+
+/* Check a tags array: see check.h. */
+int
+es_check_tags(Datum value, const char *label, text ***list)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			count;
+	int			i;
+	int			j;
+
+	if (list)
+		*list = NULL;
+	if (ARR_ELEMTYPE(arr) != TEXTOID)
+		elog(ERROR, "tags must be a text array");
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tags must be a one-dimensional array"),
+				 errdetail("The tags of %s have %d dimensions.", label, ARR_NDIM(arr))));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &elem_nulls, &count);
+	if (count > ES_MAX_TAGS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("too many tags"),
+				 errdetail("The tags of %s number %d; at most %d are allowed.", label, count, ES_MAX_TAGS)));
+	for (i = 0; i < count; i++)
+	{
+		text	   *t;
+
+		if (elem_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a tag must not be null"),
+					 errdetail("Tag %d of %s is null.", i + 1, label)));
+		t = DatumGetTextPP(elems[i]);
+		elems[i] = PointerGetDatum(t);
+		if (VARSIZE_ANY_EXHDR(t) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a tag must not be empty"),
+					 errdetail("Tag %d of %s is an empty string.", i + 1, label)));
+		if (VARSIZE_ANY_EXHDR(t) > ES_MAX_TAG_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("tag is too long"),
+					 errdetail("Tag %d of %s is %d bytes long; at most %d are allowed.",
+							   i + 1, label, (int) VARSIZE_ANY_EXHDR(t), ES_MAX_TAG_BYTES)));
+		for (j = 0; j < i; j++)
+		{
+			text	   *u = DatumGetTextPP(elems[j]);
+
+			if (VARSIZE_ANY_EXHDR(u) == VARSIZE_ANY_EXHDR(t) &&
+				memcmp(VARDATA_ANY(u), VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("tag \"%s\" appears more than once", text_to_cstring(t)),
+						 errdetail("Tags %d and %d of %s are the same.", j + 1, i + 1, label)));
+		}
+	}
+	if (list)
+	{
+		*list = palloc(sizeof(text *) * Max(count, 1));
+		for (i = 0; i < count; i++)
+			(*list)[i] = DatumGetTextPP(elems[i]);
+	}
+	return count;
 }
 
 /* A JSON value's type for messages. */

@@ -8,7 +8,8 @@
  * Each check raises a clear error with the SQLSTATE the README documents:
  * 22004 (null_value_not_allowed) for a NULL where a value is required,
  * 22023 (invalid_parameter_value) for an empty, negative or absurd value,
- * 42622 (name_too_long) for an over-long registry name.
+ * 42622 (name_too_long) for an over-long registry name, 42939
+ * (reserved_name) for a user's name that begins with "$".
  */
 #ifndef ES_CHECK_H
 #define ES_CHECK_H
@@ -29,6 +30,13 @@ extern text *es_check_stream_id(FunctionCallInfo fcinfo, int argno);
  * for a plain argument.  Returns the type detoasted.
  */
 extern text *es_check_event_type(Datum value, bool isnull, const char *label);
+
+/*
+ * Refuse (42939, reserved_name) a stream id, event type or category
+ * (kind) that begins with "$": those name the lifecycle events the
+ * extension writes.  label as for es_check_event_type.
+ */
+extern void es_check_not_reserved(text *name, const char *kind, const char *label);
 
 /* es_check_event_type for argument argno. */
 extern text *es_check_event_type_arg(FunctionCallInfo fcinfo, int argno);
@@ -71,6 +79,15 @@ extern Jsonb *es_check_document(Datum value, const char *field, const char *labe
  */
 extern void es_check_event_row(const Datum *values, const bool *nulls,
 							   const char *func);
+
+/*
+ * Check a text[] of tags (an event's, or a stored row's): one-dimensional,
+ * at most ES_MAX_TAGS, no nulls, none empty, longer than ES_MAX_TAG_BYTES
+ * or given twice.  label names the event in details.  Returns the number
+ * of tags (0 for an empty array); fills *list with them detoasted when
+ * list is not NULL.
+ */
+extern int	es_check_tags(Datum value, const char *label, text ***list);
 
 /* A JSON value's type for messages: "a string", "an object", ... */
 extern const char *es_jsonb_kind(const JsonbValue *v);

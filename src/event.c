@@ -32,8 +32,12 @@ enum
 	NE_EVENT_ID,
 	NE_OCCURRED_AT,
 	NE_SCHEMA_VERSION,
+	NE_TAGS,					/* 0.2 */
 	NE_NATTS
 };
+
+/* es.new_event of 0.1 has no tags (the library serves both). */
+#define NE_NATTS_0_1 NE_TAGS
 
 /* Check the optional fields: occurred_at finite, schema_version >= 1. */
 static void
@@ -73,6 +77,7 @@ es_event(PG_FUNCTION_ARGS)
 
 	values[NE_EVENT_TYPE] = PointerGetDatum(es_check_event_type(PG_ARGISNULL(0) ? (Datum) 0 : PG_GETARG_DATUM(0),
 																PG_ARGISNULL(0), "the event"));
+	es_check_not_reserved(DatumGetTextPP(values[NE_EVENT_TYPE]), "event type", "the event");
 	nulls[NE_EVENT_TYPE] = false;
 	es_check_not_null(fcinfo, 1, "data",
 					  "Pass an empty object ('{}') for an event without data.");
@@ -96,6 +101,15 @@ es_event(PG_FUNCTION_ARGS)
 	nulls[NE_OCCURRED_AT] = PG_ARGISNULL(4);
 	values[NE_SCHEMA_VERSION] = PG_ARGISNULL(5) ? (Datum) 0 : PG_GETARG_DATUM(5);
 	nulls[NE_SCHEMA_VERSION] = PG_ARGISNULL(5);
+	/* no tags, or an empty array: NULL (es.event of 0.1 has no tags) */
+	nulls[NE_TAGS] = true;
+	values[NE_TAGS] = (Datum) 0;
+	if (PG_NARGS() > 6 && !PG_ARGISNULL(6) &&
+		es_check_tags(PG_GETARG_DATUM(6), "the event", NULL) > 0)
+	{
+		values[NE_TAGS] = PG_GETARG_DATUM(6);
+		nulls[NE_TAGS] = false;
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -160,7 +174,7 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 				 errmsg("at least one event is required")));
 
 	tupdesc = lookup_rowtype_tupdesc(elemtype, -1);
-	if (tupdesc->natts != NE_NATTS)
+	if (tupdesc->natts != NE_NATTS && tupdesc->natts != NE_NATTS_0_1)
 		elog(ERROR, "type es.new_event has %d attributes, expected %d",
 			 tupdesc->natts, NE_NATTS);
 
@@ -186,6 +200,8 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 		tuple.t_tableOid = InvalidOid;
 		tuple.t_data = th;
 		heap_deform_tuple(&tuple, tupdesc, values, nulls);
+		if (tupdesc->natts == NE_NATTS_0_1)
+			nulls[NE_TAGS] = true;
 
 		ev->event_type = PointerGetDatum(es_check_event_type(values[NE_EVENT_TYPE],
 															 nulls[NE_EVENT_TYPE], label));
@@ -209,6 +225,14 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 			: DatumGetInt32(values[NE_SCHEMA_VERSION]);
 		check_optional(!nulls[NE_OCCURRED_AT], ev->occurred_at,
 					   !nulls[NE_SCHEMA_VERSION], ev->schema_version, label);
+		ev->ntags = 0;
+		ev->tags = (Datum) 0;
+		ev->tag_list = NULL;
+		if (!nulls[NE_TAGS])
+		{
+			ev->tags = PointerGetDatum(PG_DETOAST_DATUM(values[NE_TAGS]));
+			ev->ntags = es_check_tags(ev->tags, label, &ev->tag_list);
+		}
 	}
 	ReleaseTupleDesc(tupdesc);
 	check_unique_ids(result, n);

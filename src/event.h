@@ -21,6 +21,9 @@ typedef struct EsNewEvent
 	bool		occurred_at_isnull; /* then the recording time applies */
 	TimestampTz occurred_at;
 	int32		schema_version; /* given, or the type's latest */
+	int			ntags;			/* 0: no tags (stored as NULL) */
+	Datum		tags;			/* text[] of ntags checked tags, if any */
+	text	  **tag_list;		/* the tags, detoasted */
 } EsNewEvent;
 
 /*

@@ -23,12 +23,18 @@
  *						from the log
  *	 log.c				the log's read path: positions, horizon, es.read_all
  *	 subscription.c		subscriptions: create, drop, es.poll, es.wait
+ *	 lifecycle.c		stream lifecycle: delete, tombstone, truncate,
+ *						retention policies, lifecycle events, es.purge
+ *	 worker.c			the background worker (preloaded): async projections
+ *						caught up by themselves, woken by appenders
+ *	 progress.c			progress of back-fills, rebuilds, catch-ups
  *	 immutable.c		the trigger that keeps es.events append-only
  *	 catalog.c			owner identity, kept SPI plans, cache invalidation
  */
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "event_sourcing.h"
@@ -38,6 +44,9 @@
 #include "projection.h"
 #include "log.h"
 #include "visibility.h"
+#include "event_insert.h"
+#include "progress.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -59,6 +68,66 @@ define_settings(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	/* a PGC_POSTMASTER setting can only be defined while preloading */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("event_sourcing.worker_databases",
+								   "Databases whose async projections a background worker keeps current.",
+								   "A comma-separated list; one worker per database.  Needs event_sourcing "
+								   "in shared_preload_libraries and a restart.",
+								   &es_worker_databases,
+								   "",
+								   PGC_POSTMASTER,
+								   0,
+								   NULL, NULL, NULL);
+	DefineCustomBoolVariable("event_sourcing.worker_enabled",
+							 "Lets the background workers run the async projections.",
+							 "Off: the workers stay idle until it is turned on again (reload).",
+							 &es_worker_enabled,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("event_sourcing.worker_naptime",
+							"How long a background worker sleeps when no append wakes it.",
+							"Also the first back-off after an error; back-offs double up to a minute.",
+							&es_worker_naptime,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("event_sourcing.worker_batch_size",
+							"Most events a background worker applies to one projection per transaction.",
+							NULL,
+							&es_worker_batch_size,
+							1000, 1, 1000000,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("event_sourcing.worker_delay",
+							"Least time between two runs of a background worker that appends woke.",
+							"The commits of that time are applied together.  0: a run at every wake-up.",
+							&es_worker_delay,
+							10, 0, 10000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomBoolVariable("event_sourcing.worker_wakeups",
+							 "Lets appending transactions wake their database's background worker at commit.",
+							 "Off: the worker finds new events every worker_naptime.",
+							 &es_worker_wakeups,
+							 true,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("event_sourcing.progress_notice_interval",
+							"Least time between progress NOTICEs of a back-fill, rebuild or catch-up.",
+							"Only without shared_preload_libraries (with it, es.progress shows progress).  "
+							"0 turns the NOTICEs off.",
+							&es_progress_notice_interval,
+							5000, 0, 3600 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("event_sourcing");
 }
 
@@ -73,4 +142,6 @@ _PG_init(void)
 	es_projection_init();
 	es_log_init();
 	es_visibility_init();
+	es_event_insert_init();
+	es_worker_init();
 }

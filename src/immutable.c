@@ -7,11 +7,15 @@
  * included.  The triggers are ENABLE ALWAYS, so session_replication_role
  * = replica does not skip them; only ALTER TABLE ... DISABLE TRIGGER (by
  * the table's owner or a superuser) gets past them; the README says so.
+ * The one DELETE let through is es.purge's own, announced by
+ * src/lifecycle.c with a backend-local flag that no caller can set.
  */
 #include "postgres.h"
 
 #include "commands/trigger.h"
 #include "utils/rel.h"
+
+#include "lifecycle.h"
 
 PG_FUNCTION_INFO_V1(es_refuse_change);
 
@@ -31,6 +35,11 @@ es_refuse_change(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("es.refuse_change() must be fired BEFORE, FOR EACH STATEMENT")));
+
+	/* the one door: es.purge's own DELETE (src/lifecycle.c) */
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) &&
+		es_lifecycle_purge_door(RelationGetRelid(trigdata->tg_relation)))
+		return PointerGetDatum(NULL);
 
 	if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 		what = "UPDATE";

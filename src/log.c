@@ -76,6 +76,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/array.h"
@@ -93,6 +94,7 @@
 #include "read.h"
 #include "upcast.h"
 #include "visibility.h"
+#include "worker.h"
 
 /* Rows fetched from the cursor at a time. */
 #define LOG_BATCH 1000
@@ -103,10 +105,15 @@ static bool position_locked = false;
 static SPIPlanPtr plan_next_value = NULL;
 static SPIPlanPtr plan_read = NULL;
 
-/* Forget the position lock when the transaction ends. */
+/*
+ * Forget the position lock when the transaction ends; a commit that
+ * appended wakes the background worker (worker.c).
+ */
 static void
 log_xact_callback(XactEvent event, void *arg pg_attribute_unused())
 {
+	if (event == XACT_EVENT_COMMIT && position_locked)
+		es_worker_appended();
 	switch (event)
 	{
 		case XACT_EVENT_COMMIT:
@@ -197,6 +204,25 @@ es_next_position(PG_FUNCTION_ARGS)
 		Async_Notify(ES_LOG_CHANNEL, payload);
 	}
 	PG_RETURN_INT64(position);
+}
+
+/* es_keep_plan for a cursor read in part (CURSOR_OPT_FAST_PLAN). */
+static SPIPlanPtr
+keep_cursor_plan(SPIPlanPtr *slot, const char *sql, int nargs, const Oid *argtypes)
+{
+	if (*slot == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, (Oid *) argtypes,
+											  CURSOR_OPT_FAST_PLAN);
+
+		if (plan == NULL)
+			elog(ERROR, "SPI_prepare_cursor failed for \"%s\": %s",
+				 sql, SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(plan) != 0)
+			elog(ERROR, "SPI_keepplan failed");
+		*slot = plan;
+	}
+	return *slot;
 }
 
 /* The next value the position sequence will hand out.  Inside SPI. */
@@ -332,7 +358,10 @@ type_wanted(const EsLogFilter *f, Datum type)
  * event is that of the stream it concerns: its "$" stream's id without
  * the "$"), under a snapshot taken now
  * -- after the caller computed bound, in every isolation level.  Inside
- * SPI, as the owner.
+ * SPI, as the owner.  The plan is made for a cursor read in part (callers
+ * stop at max_count): a plan that sorts the whole range would read every
+ * event after the position for each batch, as it does when the
+ * statistics of a growing es.events are stale.
  */
 Portal
 es_log_open(int64 after, int64 bound, Datum types, Datum categories)
@@ -351,7 +380,7 @@ es_log_open(int64 after, int64 bound, Datum types, Datum categories)
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetLatestSnapshot());
 	portal = SPI_cursor_open(NULL,
-							 es_keep_plan(&plan_read,
+							 keep_cursor_plan(&plan_read,
 										  "SELECT " ES_EVENT_COLUMNS " FROM es.events e"
 										  " WHERE e.global_position OPERATOR(pg_catalog.>) $1"
 										  " AND e.global_position OPERATOR(pg_catalog.<) $2"
@@ -394,7 +423,7 @@ es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
 	*through = after;
 	if (max_count == 0 || horizon - 1 <= after)
 		return 0;
-	if (desc->natts != ES_EVENT_NATTS)
+	if (!ES_EVENT_NATTS_OK(desc->natts))
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 

@@ -106,6 +106,7 @@
 #include "event_sourcing.h"
 #include "catalog.h"
 #include "check.h"
+#include "log.h"
 #include "projection.h"
 #include "read.h"
 #include "upcast.h"
@@ -684,6 +685,7 @@ es_batch_init(EsHandlerBatch *b, const EsProjection *p, TupleDesc desc, int max,
 	b->tuples = MemoryContextAlloc(b->cxt, sizeof(HeapTuple) * max);
 	b->before_call = NULL;
 	b->before_call_arg = NULL;
+	b->progress = NULL;
 }
 
 /* Add an (upcast) event to the batch; true when it is full. */
@@ -721,9 +723,11 @@ es_batch_flush(EsHandlerBatch *b)
 	{
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(b->tuples[i], b->desc, values, nulls);
+		ES_EVENT_ROW_PAD(b->desc->natts, values, nulls);
 		if (b->before_call != NULL)
 			b->before_call(b->before_call_arg, values);
 		call_handler(p, HeapTupleGetDatum(b->tuples[i]), values, b->replay);
+		es_progress_event(b->progress, DatumGetInt64(values[ES_COL_GLOBAL_POSITION]));
 	}
 	es_restore_identity(&id);
 	MemoryContextSwitchTo(old);
@@ -787,10 +791,11 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(trigdata->tg_relation);
-	if (desc->natts != ES_EVENT_NATTS)
+	if (!ES_EVENT_NATTS_OK(desc->natts))
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	heap_deform_tuple(trigdata->tg_trigtuple, desc, values, nulls);
+	ES_EVENT_ROW_PAD(desc->natts, values, nulls);
 	/* upcast only an event that some projection wants (see upcast.h) */
 	{
 		text	   *final = es_upcast_final_type(values, nulls);
@@ -846,7 +851,7 @@ es_projections_trigger(PG_FUNCTION_ARGS)
  * Returns the number of events passed to the handler.
  */
 static int64
-replay_history(EsProjection *p)
+replay_history(EsProjection *p, const char *phase)
 {
 	Relation	events = table_open(es_relid("events", false), AccessShareLock);
 	TupleDesc	desc = RelationGetDescr(events);
@@ -857,11 +862,12 @@ replay_history(EsProjection *p)
 	Portal		portal;
 	EsEventCursor cursor;
 	EsHandlerBatch batch;
+	EsProgress	progress;
 	Datum		values[ES_EVENT_NATTS];
 	bool		nulls[ES_EVENT_NATTS];
 	int64		replayed = 0;
 
-	if (desc->natts != ES_EVENT_NATTS)
+	if (!ES_EVENT_NATTS_OK(desc->natts))
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	plan = es_keep_plan(&plan_history,
@@ -875,6 +881,8 @@ replay_history(EsProjection *p)
 	PopActiveSnapshot();
 
 	es_batch_init(&batch, p, desc, REPLAY_BATCH, true);
+	es_progress_begin(&progress, phase, p->name, 0, es_log_sequence_next() - 1);
+	batch.progress = &progress;
 	es_event_cursor_open(&cursor, portal, REPLAY_BATCH);
 	while (es_event_cursor_next(&cursor, values, nulls))
 	{
@@ -903,6 +911,7 @@ replay_history(EsProjection *p)
 	}
 	es_batch_flush(&batch);
 	es_batch_free(&batch);
+	es_progress_end(&progress);
 	es_event_cursor_close(&cursor);
 	MemoryContextDelete(row_cxt);
 	table_close(events, NoLock);
@@ -1046,7 +1055,7 @@ es_create_projection(PG_FUNCTION_ARGS)
 		{
 			es_fill_projection(&p, values[0], values[1], values[2], nulls[2] == 'n',
 							   values[3], caller, values[6], false);
-			(void) replay_history(&p);
+			(void) replay_history(&p, "back-fill");
 		}
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
@@ -1252,7 +1261,7 @@ es_rebuild_projection(PG_FUNCTION_ARGS)
 						values, NULL, false, 0, SPI_OK_UPDATE);
 		}
 		else
-			replayed = replay_history(&p);
+			replayed = replay_history(&p, "rebuild");
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}

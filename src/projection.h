@@ -15,6 +15,7 @@
 #define ES_PROJECTION_H
 
 #include "catalog.h"
+#include "progress.h"
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
@@ -65,7 +66,8 @@ extern bool es_projection_matches(const EsProjection *p, text *event_type);
  * extension's owner, upcast), then handed to the handler under a single
  * switch to the projection's registrant and its captured settings.
  * before_call, if set, is called with each event's values just before its
- * handler call (async runs note where they are).
+ * handler call (async runs note where they are); progress, if set, counts
+ * each event after its handler call (progress.h).
  */
 typedef struct EsHandlerBatch
 {
@@ -78,6 +80,7 @@ typedef struct EsHandlerBatch
 	HeapTuple  *tuples;
 	void		(*before_call) (void *arg, const Datum *values);
 	void	   *before_call_arg;
+	EsProgress *progress;
 } EsHandlerBatch;
 
 extern void es_batch_init(EsHandlerBatch *b, const EsProjection *p, TupleDesc desc,

@@ -97,13 +97,14 @@ apply_events(EsProjection *p, Datum types, int64 after, int64 bound,
 	Portal		portal;
 	EsEventCursor cursor;
 	EsHandlerBatch batch;
+	EsProgress	report;
 	Datum		values[ES_EVENT_NATTS];
 	bool		rownulls[ES_EVENT_NATTS];
 	int64		collected = 0;
 	int64		last = 0;
 	bool		done = false;
 
-	if (desc->natts != ES_EVENT_NATTS)
+	if (!ES_EVENT_NATTS_OK(desc->natts))
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	/* stored types that are wanted or may be upcast to one; C checks */
@@ -112,6 +113,8 @@ apply_events(EsProjection *p, Datum types, int64 after, int64 bound,
 	es_batch_init(&batch, p, desc, (int) Min(max_count, ASYNC_BATCH), false);
 	batch.before_call = note_event;
 	batch.before_call_arg = progress;
+	es_progress_begin(&report, "catch-up", p->name, after, bound - 1);
+	batch.progress = &report;
 	es_event_cursor_open(&cursor, portal, ASYNC_BATCH);
 	while (!done && es_event_cursor_next(&cursor, values, rownulls))
 	{
@@ -149,6 +152,7 @@ apply_events(EsProjection *p, Datum types, int64 after, int64 bound,
 	es_batch_flush(&batch);
 	progress->have_event = false;
 	es_batch_free(&batch);
+	es_progress_end(&report);
 	progress->applied = collected;
 	progress->through = done ? last : bound - 1;
 	es_event_cursor_close(&cursor);
@@ -259,7 +263,7 @@ record_outcome(const AsyncProjection *a, int64 position, const ErrorData *error,
  * applied.  Inside SPI as the owner.
  */
 static int64
-catch_up(AsyncProjection *a, int64 max_count)
+catch_up(AsyncProjection *a, int64 max_count, const EsAsyncHooks *hooks)
 {
 	int64		horizon = es_log_horizon_internal();
 	AsyncProgress progress;
@@ -274,6 +278,8 @@ catch_up(AsyncProjection *a, int64 max_count)
 	{
 		if (progress.through > a->position || a->had_error)
 			record_outcome(a, progress.through, NULL, NULL);
+		if (hooks != NULL && hooks->done != NULL)
+			hooks->done(a->p.name, progress.applied, NULL, hooks->arg);
 		return progress.applied;
 	}
 
@@ -304,31 +310,23 @@ catch_up(AsyncProjection *a, int64 max_count)
 			 errdetail("The handler failed on the event at global position " INT64_FORMAT "; the next es.run_projections() retries it.",
 					   failed.event_position) :
 			 errdetail("The next es.run_projections() retries it.")));
+	if (hooks != NULL && hooks->done != NULL)
+		hooks->done(a->p.name, progress.applied, error, hooks->arg);
 	return progress.applied;
 }
 
-PG_FUNCTION_INFO_V1(es_run_projections);
-
 /*
- * es.run_projections(max_count): catch every async projection the caller
- * owns up with the log, at most max_count events each; returns the number
- * of events applied.
+ * Catch every async projection that caller may run (its owner or a member
+ * of it; a superuser: all) up with the log, at most max_count events each,
+ * in name order, skipping those another run holds and those hooks->skip
+ * refuses; returns the number of events applied.  hooks may be NULL.
  */
-Datum
-es_run_projections(PG_FUNCTION_ARGS)
+int64
+es_async_run(Oid caller, int32 max_count, const EsAsyncHooks *hooks)
 {
 	static const Oid argtypes[] = {OIDOID};
-	int32		max_count;
-	Oid			caller = GetUserId();
 	EsUserSwitch save;
 	volatile int64 applied = 0;
-
-	es_check_not_null(fcinfo, 0, "max_count", NULL);
-	max_count = PG_GETARG_INT32(0);
-	if (max_count <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("max_count must be positive")));
 
 	es_become_owner(&save);
 	PG_TRY();
@@ -374,7 +372,12 @@ es_run_projections(PG_FUNCTION_ARGS)
 			list[i].had_error = DatumGetBool(SPI_getbinval(tup, desc, 6, &isnull));
 		}
 		for (i = 0; i < n; i++)
-			applied += catch_up(&list[i], max_count);
+		{
+			if (hooks != NULL && hooks->skip != NULL &&
+				hooks->skip(list[i].p.name, hooks->arg))
+				continue;
+			applied += catch_up(&list[i], max_count, hooks);
+		}
 		if (SPI_finish() != SPI_OK_FINISH)
 			elog(ERROR, "SPI_finish failed");
 	}
@@ -383,5 +386,26 @@ es_run_projections(PG_FUNCTION_ARGS)
 		es_restore_user(&save);
 	}
 	PG_END_TRY();
-	PG_RETURN_INT64(applied);
+	return applied;
+}
+
+PG_FUNCTION_INFO_V1(es_run_projections);
+
+/*
+ * es.run_projections(max_count): catch every async projection the caller
+ * owns up with the log, at most max_count events each; returns the number
+ * of events applied.
+ */
+Datum
+es_run_projections(PG_FUNCTION_ARGS)
+{
+	int32		max_count;
+
+	es_check_not_null(fcinfo, 0, "max_count", NULL);
+	max_count = PG_GETARG_INT32(0);
+	if (max_count <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_count must be positive")));
+	PG_RETURN_INT64(es_async_run(GetUserId(), max_count, NULL));
 }

@@ -189,6 +189,7 @@ WORLD_SETUP = """
 CREATE EXTENSION event_sourcing;
 CREATE SCHEMA fz AUTHORIZATION fuzz;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA es TO fuzz;
+GRANT EXECUTE ON ALL PROCEDURES IN SCHEMA es TO fuzz;
 ALTER ROLE fuzz IN DATABASE {db} SET statement_timeout = '{timeout}ms';
 ALTER ROLE fuzz IN DATABASE {db} SET search_path = fz, public;
 ALTER ROLE {superuser} IN DATABASE {db} SET statement_timeout = '{timeout}ms';
@@ -483,7 +484,35 @@ def rand_event(r, types, version=True):
                                             ["'infinity'", "'-infinity'"], 0.2))
     if version and r.random() < 0.6:
         args.append("schema_version => " + odd(r, ["1", "2", "3", "NULL"], ["0", "-1", "2147483647"]))
+    if r.random() < 0.3:
+        args.append("tags => " + rand_tags(r))
     return "es.event(" + ", ".join(args) + ")"
+
+
+def rand_tags(r):
+    """A tags array: usually a few tags, sometimes an absurd one."""
+    return odd(r, ["ARRAY['t:1']", "ARRAY['t:1', 't:2']", "ARRAY['t:2', 'u:1']", "'{}'", "NULL"],
+               ["ARRAY[NULL]::text[]", "ARRAY['']", "ARRAY['t:1', 't:1']", "ARRAY[repeat('x', 300)]",
+                "'{{a},{b}}'", "(SELECT array_agg('t' || i) FROM generate_series(1, 40) i)",
+                "(SELECT array_agg('t' || i) FROM generate_series(1, 32) i)"], 0.2)
+
+
+def rand_query(r):
+    """A query for es.read_events / es.append_if, usually well formed."""
+    def item():
+        it = {}
+        if r.random() < 0.6:
+            it["tags"] = r.sample(["t:1", "t:2", "u:1", "v:9"], r.randint(1, 2))
+        if r.random() < 0.5 or not it:
+            it["types"] = r.sample(SHARED_TYPES, r.randint(1, min(3, len(SHARED_TYPES))))
+        return it
+    if r.random() < 0.8:
+        return jq([item() for _ in range(r.randint(1, 3))])
+    return r.choice(["NULL", "'[]'", "'{}'", "'[{}]'", "'[1]'", "'[{\"tags\": []}]'", "'[{\"tag\": [\"a\"]}]'",
+                     "'[{\"tags\": [\"\"]}]'", "'[{\"types\": [null]}]'", "'[{\"tags\": \"a\"}]'",
+                     "(SELECT jsonb_agg(jsonb_build_object('types', jsonb_build_array('T' || i))) FROM generate_series(1, 100) i)",
+                     "(SELECT jsonb_build_array(jsonb_build_object('types', jsonb_agg('T' || i))) FROM generate_series(1, 40) i)",
+                     jq(rand_json(r))])
 
 
 def append(r, stream, types, n=None):
@@ -507,6 +536,8 @@ def hand_row(r, types):
         r.choice(["now()", "NULL", "'infinity'", "'-infinity'"]),
         r.choice(["now()", "NULL", "'infinity'"]),
         r.choice(["'1'", "NULL", "'18446744073709551615'"]),
+        r.choice(["NULL", "ARRAY['t:1']", "'{}'", "ARRAY[NULL]::text[]", "ARRAY['']", "ARRAY['a', 'a']",
+                  "'{{a},{b}}'", "(SELECT array_agg('t' || i) FROM generate_series(1, 40) i)"]),
     ]
     return "ROW(" + ", ".join(fields) + ")::es.events"
 
@@ -542,6 +573,8 @@ HOSTILE = [
     "LOOP PERFORM 1; END LOOP;",
     "CREATE TEMP TABLE IF NOT EXISTS scratch (x int); INSERT INTO scratch VALUES (1);",
     "PERFORM es.read_all();",
+    "PERFORM count(*) FROM es.read_events('[{\"tags\": [\"t:1\"]}, {\"types\": [\"E\"]}]');",
+    "PERFORM es.append_if('[{\"tags\": [\"t:1\"]}]', 0, 'side-' || pg_backend_pid(), NULL, es.event('E', '{}', tags => ARRAY['t:1']));",
     "PERFORM count(*) FROM es.read_stream('acct-1');",
     "PERFORM es.fold('acct-1', 'REDUCER');",
     "PERFORM es.append('side-' || pg_backend_pid(), NULL, es.event('E', '{}'));",
@@ -707,6 +740,8 @@ def gen_hostile(r, c):
         (1, lambda: f"SELECT es.create_projection('{proj}b', {q(fn_h)}, async => {r.choice(['false', 'true'])});"),
         (2, lambda: f"SELECT es.rebuild_projection({q(proj)});"),
         (2, lambda: f"SELECT es.run_projections({odd(r, [1, 10, 10000], [0, -1])});"),
+        (1, lambda: "SELECT count(*) FROM es.consumers;"),
+        (1, lambda: "SELECT count(*) FROM es.progress, es.workers;"),
         (2, lambda: f"SELECT count(*) FROM es.read_stream({q(stream)});"),
         (1, lambda: f"SELECT count(*) FROM es.read_stream({q(stream)}, backwards => true);"),
         (2, lambda: f"SELECT count(*) FROM es.read_all(0, {r.choice([1, 5, 1000])});"),
@@ -795,6 +830,16 @@ def arg_uuid(r):
     return r.choice(["NULL", "gen_random_uuid()", "'00000000-0000-0000-0000-000000000000'"])
 
 
+def arg_interval(r):
+    return r.choice(["NULL", "'1 day'", "'0'", "'-1 second'", "'1 microsecond'", "'178000000 years'",
+                     "'1 month -31 days'", "'-178000000 years'"])
+
+
+def arg_stream(r):
+    return r.choice([q("acct-1"), q("$acct-1"), q("acct-" + str(r.randint(1, 3))), arg_text(r),
+                     "repeat('x', 1024)", "'$' || repeat('x', 1024)"])
+
+
 def arg_text_array(r):
     return r.choice(["NULL", "'{}'", "'{E}'", "ARRAY[NULL]::text[]", "ARRAY['E', NULL]",
                      "(SELECT array_agg(i::text) FROM generate_series(1, 100000) i)", "'{\"\"}'",
@@ -813,13 +858,20 @@ def arg_regclass(r):
 
 def arg_events(r):
     return r.choice([rand_event(r, SHARED_TYPES), "NULL", "NULL::es.new_event",
-                     "ROW(NULL, NULL, NULL, NULL, NULL, NULL)::es.new_event",
-                     "ROW('E', '{}', NULL, NULL, NULL, -5)::es.new_event",
-                     "ROW('', '[]', '1', '00000000-0000-0000-0000-000000000000', 'infinity', 0)::es.new_event"])
+                     "ROW(NULL, NULL, NULL, NULL, NULL, NULL, NULL)::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, -5, NULL)::es.new_event",
+                     "ROW('', '[]', '1', '00000000-0000-0000-0000-000000000000', 'infinity', 0, '{}')::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, NULL, ARRAY[NULL]::text[])::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, NULL, '{{a},{b}}')::es.new_event",
+                     "ROW('E', '{}', NULL, NULL, NULL, NULL, ARRAY['t:1', 't:1'])::es.new_event"])
+
+
+def arg_query(r):
+    return rand_query(r)
 
 
 SWEEP = [
-    ("es.event", [arg_text, arg_jsonb, arg_jsonb, arg_uuid, arg_ts, arg_int4]),
+    ("es.event", [arg_text, arg_jsonb, arg_jsonb, arg_uuid, arg_ts, arg_int4, arg_text_array]),
     ("es.append", [arg_text, arg_int8, arg_events, arg_events]),
     ("es.stream_version", [arg_text]),
     ("es.read_stream", [arg_text, arg_int8, arg_int8, arg_bool]),
@@ -838,13 +890,23 @@ SWEEP = [
     ("es.rebuild_projection", [arg_text]),
     ("es.projections_wanted", []),
     ("es.run_projections", [arg_int4]),
+    ("es.worker_status", []),
+    ("es.progress_status", []),
     ("es.log_horizon", []),
     ("es.read_all", [arg_int8, arg_int8, arg_text_array, arg_text_array]),
+    ("es.read_events", [arg_query, arg_int8, arg_int8]),
+    ("es.append_if", [arg_query, arg_int8, arg_text, arg_int8, arg_events, arg_events]),
     ("es.create_subscription", [arg_text, arg_text_array, arg_text_array]),
     ("es.drop_subscription", [arg_text]),
     ("es.poll", [arg_text, arg_int4]),
     ("es.wait", [arg_text, arg_int4]),
     ("es.uuid_v7", []),
+    ("es.delete_stream", [arg_stream, arg_int8]),
+    ("es.tombstone_stream", [arg_stream, arg_int8]),
+    ("es.truncate_stream", [arg_stream, arg_int8]),
+    ("es.create_retention", [lambda r: r.choice([q("acct"), q("$acct"), arg_text(r)]), arg_interval, arg_int8]),
+    ("es.drop_retention", [lambda r: r.choice([q("acct"), arg_text(r)])]),
+    ("es.purge", [arg_int4, lambda r: r.choice(["0", "1", "NULL", "-1", "2147483647"])]),
     ("es.next_position", [lambda r: r.choice(["'es.events_global_position_seq'", "'es.events'", "0", "NULL"])]),
 ]
 
@@ -864,7 +926,36 @@ def gen_sweep(r, c):
             args[0], args[1] = q("acct-1"), q(f"r{c}")
         if fn == "es.wait" and len(args) > 1:
             args[1] = r.choice(["0", "1", "-1", "NULL", "2147483647"])
-        out.append(f"SELECT * FROM {fn}({', '.join(args)});")
+        if fn == "es.purge":
+            out.append(f"CALL {fn}({', '.join(args)});")
+        else:
+            out.append(f"SELECT * FROM {fn}({', '.join(args)});")
+    return "fuzz", "\n".join(out)
+
+
+def gen_lifecycle_write(r, c):
+    """Appends, deletes, tombstones, truncations, retention and purges in any order."""
+    streams = [f"lc{c}-{i}" for i in range(3)] + [f"lc{c}"]
+    out = [f"SELECT es.create_reducer('lc{c}', rules => '{{\"*\": [{{\"op\": \"count\", \"target\": \"$.n\"}}]}}', "
+           f"snapshot_every => {r.choice(['NULL', '1', '2'])});",
+           f"SELECT es.create_subscription('lc{c}', categories => ARRAY['lc{c}']);"]
+    for _ in range(r.randint(5, 20)):
+        s = q(r.choice(streams))
+        out.append(r.choice([
+            lambda: append(r, r.choice(streams), ["E", "F", "$deleted"]),
+            lambda: f"SELECT es.delete_stream({s}, {arg_int8(r) if r.random() < 0.3 else 'NULL'});",
+            lambda: f"SELECT es.tombstone_stream({s}, {arg_int8(r) if r.random() < 0.3 else 'NULL'});",
+            lambda: f"SELECT es.truncate_stream({s}, {r.choice(['1', '2', '3', '5', arg_int8(r)])});",
+            lambda: f"SELECT es.create_retention('lc{c}', {arg_interval(r)}, {r.choice(['NULL', '1', '2', arg_int8(r)])});",
+            lambda: f"SELECT es.drop_retention('lc{c}');",
+            lambda: f"CALL es.purge({r.choice(['1', '2', '100', 'DEFAULT', arg_int4(r)])}, {r.choice(['0', '1', '5'])});",
+            lambda: f"SELECT count(*) FROM es.read_stream({s});",
+            lambda: f"SELECT es.fold({s}, 'lc{c}');",
+            lambda: f"SELECT es.snapshot({s}, 'lc{c}');",
+            lambda: f"SELECT count(*) FROM es.poll('lc{c}', {r.choice([1, 5, 100])});",
+            lambda: f"SELECT count(*) FROM es.read_all(0, NULL, {r.choice(['NULL', q('{$deleted,$tombstoned,$truncated}')])});",
+            lambda: f"SELECT es.append('$' || {s}, NULL, es.event('E', '{{}}'));",
+        ])())
     return "fuzz", "\n".join(out)
 
 
@@ -950,6 +1041,27 @@ def gen_lifecycle(r, c):
             f"SELECT * FROM es.log_lag(0, {r.choice(['NULL', q('{$deleted}')])}, {r.choice(['NULL', q('{lc' + str(c) + '}')])});",
         ]))
     return "superuser", "\n".join(out)
+def gen_dcb(r, c):
+    """Tagged appends, queries and conditional appends, some in one transaction."""
+    out = []
+    for _ in range(r.randint(3, 12)):
+        k = r.random()
+        stream = q(r.choice(["acct-1", f"dcb-{c}", f"dcb-{c}-2", ""]))
+        after = odd(r, ["0", "1", "3", "(SELECT coalesce(max(global_position), 0) FROM es.events)"],
+                    ["NULL", "-1", "9223372036854775807"], 0.1)
+        expected = odd(r, ["NULL", "0"], ["1", "-1"], 0.2)
+        events = ", ".join(rand_event(r, SHARED_TYPES) for _ in range(r.randint(1, 3)))
+        if k < 0.3:
+            out.append(f"SELECT es.append({stream}, {expected}, {events});")
+        elif k < 0.55:
+            out.append(f"SELECT count(*) FROM es.read_events({rand_query(r)}, {after}, {odd(r, ['NULL', '1', '10'], ['0', '-1'])});")
+        elif k < 0.85:
+            out.append(f"SELECT es.append_if({rand_query(r)}, {after}, {stream}, {expected}, {events});")
+        else:
+            out.append(f"BEGIN; SELECT es.append_if({rand_query(r)}, {after}, {stream}, {expected}, {events}); "
+                       f"SELECT es.append_if({rand_query(r)}, {after}, {q(f'dcb-{c}-3')}, NULL, {rand_event(r, SHARED_TYPES)}); "
+                       f"SELECT count(*) FROM es.read_events({rand_query(r)}); COMMIT;")
+    return "fuzz", "\n".join(out)
 
 
 GENERATORS = [
@@ -961,8 +1073,10 @@ GENERATORS = [
     ("swapped_upcaster", lambda r, c: gen_swapped(r, c, "upcaster"), 1),
     ("swapped_handler", lambda r, c: gen_swapped(r, c, "handler"), 1),
     ("sweep", gen_sweep, 2),
+    ("lifecycle_write", gen_lifecycle_write, 2),
     ("big", gen_big, 1),
     ("lifecycle", gen_lifecycle, 2),
+    ("dcb", gen_dcb, 2),
 ]
 
 

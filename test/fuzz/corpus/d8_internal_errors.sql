@@ -10,7 +10,7 @@ SET ROLE fuzz;
 SELECT * FROM es.read_stream('d8-1');
 SELECT * FROM es.read_stream('d8-1', 2);
 SELECT * FROM es.read_all();
-SELECT es.fold_agg(ROW(1, 's', 1, '00000000-0000-0000-0000-000000000001', 'D8', 1, '[1]', NULL, now(), now(), '1')::es.events, 'x');
+SELECT es.fold_agg(ROW(1, 's', 1, '00000000-0000-0000-0000-000000000001', 'D8', 1, '[1]', NULL, now(), now(), '1', NULL)::es.events, 'x');
 -- a 135 MB jsonpath
 SELECT es.create_reducer('d8', rules => jsonb_build_object('*', jsonb_build_array(
     jsonb_build_object('op', 'set', 'target', '$.x', 'from', '$.data' || repeat('.a', 67500000)))));

@@ -61,3 +61,16 @@ SELECT 'after' AS "==", stream_id, es.fold(stream_id, 'account') AS account, es.
 FROM es.streams ORDER BY 2;
 SELECT 'snapshot_coverage' AS "==", reducer, stream_id, snapshots, latest_version, events_since, current
 FROM es.snapshot_coverage ORDER BY 2, 3;
+
+-- consistency boundaries: the events of before carry no tags; new events
+-- do, and are read and conditioned on by query
+SELECT pg_temp.check((SELECT count(*) FROM es.events WHERE tags IS NOT NULL) = 0,
+                     'the events of before have no tags');
+SELECT es.append('course-1', 0, es.event('CourseDefined', '{"capacity": 1}', tags => ARRAY['course:1']));
+SELECT max(global_position) AS course_read FROM es.read_events('[{"tags": ["course:1"]}]') \gset
+SELECT es.append_if('[{"tags": ["course:1"]}]', :course_read, 'student-1', 0,
+                    es.event('StudentEnrolled', '{}', tags => ARRAY['course:1', 'student:1']));
+SELECT 'tagged' AS "==", stream_id, event_type, tags
+FROM es.read_events('[{"tags": ["course:1"]}, {"types": ["Opened"]}]') ORDER BY global_position;
+SELECT pg_temp.check((SELECT count(*) FROM es.read_events('[{"tags": ["course:1"]}]')) = 2,
+                     'tagged events are appended under a condition and read by query');
