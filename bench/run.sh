@@ -49,6 +49,8 @@ WORKLOADS=(
     projection_rebuild
     log_poll
     async_catchup
+    read_stream
+    read_all_page
     lifecycle_read
     dcb_append_if
     dcb_enrol
@@ -279,12 +281,20 @@ write_report() {
             cat "$BENCH/PROFILE.md"
             echo
         fi
+        # the reads' profile, and the peers' section written by bench/peers.sh
+        for part in PROFILE-reads.md PEERS.md; do
+            if [ -f "$BENCH/$part" ]; then
+                cat "$BENCH/$part"
+                echo
+            fi
+        done
         echo "## Reproduce"
         echo
         echo '```sh'
         echo "bench/run.sh            # full run (about $((elapsed / 60 + 1)) min here), writes bench/REPORT.md"
         echo "bench/run.sh --quick    # under two minutes, writes bench/out/REPORT-quick.md"
         echo "bench/profile.sh        # perf profile of the single-event append (see above)"
+        echo "bench/peers.sh          # Message DB and Emmett beside the extension: bench/PEERS.md"
         echo '```'
     } >"$report"
     echo "== report: $report (${elapsed} s)"
