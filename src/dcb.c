@@ -769,7 +769,7 @@ es_read_events(PG_FUNCTION_ARGS)
 	es_log_refuse_standby("es.read_events()");
 
 	InitMaterializedSRF(fcinfo, 0);
-	if (!ES_EVENT_NATTS_OK(rsinfo->setDesc->natts))
+	if (rsinfo->setDesc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 rsinfo->setDesc->natts, ES_EVENT_NATTS);
 	if (max_count == 0)

@@ -32,12 +32,9 @@ enum
 	NE_EVENT_ID,
 	NE_OCCURRED_AT,
 	NE_SCHEMA_VERSION,
-	NE_TAGS,					/* 0.2 */
+	NE_TAGS,
 	NE_NATTS
 };
-
-/* es.new_event of 0.1 has no tags (the library serves both). */
-#define NE_NATTS_0_1 NE_TAGS
 
 /* Check the optional fields: occurred_at finite, schema_version >= 1. */
 static void
@@ -174,7 +171,7 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 				 errmsg("at least one event is required")));
 
 	tupdesc = lookup_rowtype_tupdesc(elemtype, -1);
-	if (tupdesc->natts != NE_NATTS && tupdesc->natts != NE_NATTS_0_1)
+	if (tupdesc->natts != NE_NATTS)
 		elog(ERROR, "type es.new_event has %d attributes, expected %d",
 			 tupdesc->natts, NE_NATTS);
 
@@ -200,8 +197,6 @@ es_unpack_events(ArrayType *events, EsNewEvent **out)
 		tuple.t_tableOid = InvalidOid;
 		tuple.t_data = th;
 		heap_deform_tuple(&tuple, tupdesc, values, nulls);
-		if (tupdesc->natts == NE_NATTS_0_1)
-			nulls[NE_TAGS] = true;
 
 		ev->event_type = PointerGetDatum(es_check_event_type(values[NE_EVENT_TYPE],
 															 nulls[NE_EVENT_TYPE], label));

@@ -41,35 +41,14 @@ typedef enum EsEventColumn
 	ES_COL_OCCURRED_AT,
 	ES_COL_RECORDED_AT,
 	ES_COL_TRANSACTION_ID,
-	ES_COL_TAGS,				/* 0.2 */
+	ES_COL_TAGS,
 	ES_EVENT_NATTS
 } EsEventColumn;
 
-/*
- * The library serves the declarations of every released script until the
- * update (CONTRIBUTING.md): es.events of 0.1 has no tags column.  Rows of
- * that shape are read into arrays of ES_EVENT_NATTS with tags null.
- */
-#define ES_EVENT_NATTS_0_1 ES_COL_TAGS
-
-/* Is natts the number of columns of es.events at some version? */
-#define ES_EVENT_NATTS_OK(natts) \
-	((natts) == ES_EVENT_NATTS || (natts) == ES_EVENT_NATTS_0_1)
-
-/* Fill the columns a row of an older es.events lacks (natts given) with NULL. */
-#define ES_EVENT_ROW_PAD(natts, values, nulls) \
-	do { \
-		for (int es_pad_i_ = (natts); es_pad_i_ < ES_EVENT_NATTS; es_pad_i_++) \
-		{ \
-			(values)[es_pad_i_] = (Datum) 0; \
-			(nulls)[es_pad_i_] = true; \
-		} \
-	} while (0)
-
-/*
- * The same columns as a select list over es.events aliased "e": all of
- * them, in table order, whichever version's table it is.
- */
-#define ES_EVENT_COLUMNS "e.*"
+/* The same columns as a select list over es.events aliased "e". */
+#define ES_EVENT_COLUMNS \
+	"e.global_position, e.stream_id, e.stream_version, e.event_id," \
+	" e.event_type, e.schema_version, e.data, e.metadata, e.occurred_at," \
+	" e.recorded_at, e.transaction_id, e.tags"
 
 #endif							/* EVENT_SOURCING_H */

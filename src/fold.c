@@ -622,7 +622,6 @@ es_fold_agg_step(PG_FUNCTION_ARGS)
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = th;
 	heap_deform_tuple(&tuple, st->events_desc, row, nulls);
-	ES_EVENT_ROW_PAD(st->events_desc->natts, row, nulls);
 	/* the row may be built by hand: every field the fold reads is checked */
 	es_check_event_row(row, nulls, "es.fold_agg");
 	st->f.stream = TextDatumGetCString(row[ES_COL_STREAM_ID]);

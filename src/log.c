@@ -423,7 +423,7 @@ es_log_read(int64 after, int64 horizon, int64 max_count, const EsLogFilter *f,
 	*through = after;
 	if (max_count == 0 || horizon - 1 <= after)
 		return 0;
-	if (!ES_EVENT_NATTS_OK(desc->natts))
+	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 

@@ -723,7 +723,6 @@ es_batch_flush(EsHandlerBatch *b)
 	{
 		CHECK_FOR_INTERRUPTS();
 		heap_deform_tuple(b->tuples[i], b->desc, values, nulls);
-		ES_EVENT_ROW_PAD(b->desc->natts, values, nulls);
 		if (b->before_call != NULL)
 			b->before_call(b->before_call_arg, values);
 		call_handler(p, HeapTupleGetDatum(b->tuples[i]), values, b->replay);
@@ -791,11 +790,10 @@ es_projections_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	desc = RelationGetDescr(trigdata->tg_relation);
-	if (!ES_EVENT_NATTS_OK(desc->natts))
+	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	heap_deform_tuple(trigdata->tg_trigtuple, desc, values, nulls);
-	ES_EVENT_ROW_PAD(desc->natts, values, nulls);
 	/* upcast only an event that some projection wants (see upcast.h) */
 	{
 		text	   *final = es_upcast_final_type(values, nulls);
@@ -867,7 +865,7 @@ replay_history(EsProjection *p, const char *phase)
 	bool		nulls[ES_EVENT_NATTS];
 	int64		replayed = 0;
 
-	if (!ES_EVENT_NATTS_OK(desc->natts))
+	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	plan = es_keep_plan(&plan_history,

@@ -104,7 +104,7 @@ apply_events(EsProjection *p, Datum types, int64 after, int64 bound,
 	int64		last = 0;
 	bool		done = false;
 
-	if (!ES_EVENT_NATTS_OK(desc->natts))
+	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	/* stored types that are wanted or may be upcast to one; C checks */

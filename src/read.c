@@ -86,12 +86,11 @@ es_event_cursor_next(EsEventCursor *c, Datum *values, bool *nulls)
 		if (c->n == 0)
 			return false;
 		c->batch = SPI_tuptable;
-		if (!ES_EVENT_NATTS_OK(c->batch->tupdesc->natts))
+		if (c->batch->tupdesc->natts != ES_EVENT_NATTS)
 			elog(ERROR, "cursor returned %d columns, expected %d",
 				 c->batch->tupdesc->natts, ES_EVENT_NATTS);
 	}
 	heap_deform_tuple(c->batch->vals[c->next++], c->batch->tupdesc, values, nulls);
-	ES_EVENT_ROW_PAD(c->batch->tupdesc->natts, values, nulls);
 	return true;
 }
 
@@ -121,7 +120,7 @@ read_into(Portal portal, Tuplestorestate *store, TupleDesc desc)
 	Datum		row[ES_EVENT_NATTS];
 	bool		rownulls[ES_EVENT_NATTS];
 
-	if (!ES_EVENT_NATTS_OK(desc->natts))
+	if (desc->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 desc->natts, ES_EVENT_NATTS);
 	es_event_cursor_open(&cursor, portal, READ_BATCH);
@@ -146,8 +145,6 @@ struct EsStreamScan
 	TupleTableSlot *slot;
 	Snapshot	snapshot;		/* registered: user code runs between rows */
 	ScanDirection direction;
-	Datum		values[ES_EVENT_NATTS]; /* a row of 0.1's table, padded */
-	bool		nulls[ES_EVENT_NATTS];
 };
 
 /* Start a direct scan of a stream's versions in (after, upto]. */
@@ -186,20 +183,11 @@ es_stream_scan_next(EsStreamScan *s, Datum **values, bool **nulls)
 	if (!index_getnext_slot(s->scan, s->direction, s->slot))
 		return false;
 	slot_getallattrs(s->slot);
-	if (s->slot->tts_tupleDescriptor->natts == ES_EVENT_NATTS)
-	{
-		*values = s->slot->tts_values;
-		*nulls = s->slot->tts_isnull;
-		return true;
-	}
-	if (s->slot->tts_tupleDescriptor->natts != ES_EVENT_NATTS_0_1)
+	if (s->slot->tts_tupleDescriptor->natts != ES_EVENT_NATTS)
 		elog(ERROR, "es.events has %d columns, expected %d",
 			 s->slot->tts_tupleDescriptor->natts, ES_EVENT_NATTS);
-	memcpy(s->values, s->slot->tts_values, sizeof(Datum) * ES_EVENT_NATTS_0_1);
-	memcpy(s->nulls, s->slot->tts_isnull, sizeof(bool) * ES_EVENT_NATTS_0_1);
-	ES_EVENT_ROW_PAD(ES_EVENT_NATTS_0_1, s->values, s->nulls);
-	*values = s->values;
-	*nulls = s->nulls;
+	*values = s->slot->tts_values;
+	*nulls = s->slot->tts_isnull;
 	return true;
 }
 
